@@ -53,8 +53,12 @@ export interface StageContext<P> {
   signal: AbortSignal;
   /** How many worker threads this stage may use for per-file work. */
   jobs: number;
-  /** Repository-independent directory for data a stage may download on request (e.g. `data/`). */
+  /** Directory for data a stage downloads or generates on request (EMOPIPE_DATA, default `./data`). */
   dataDir: string;
+  /** Directory of the pipeline file; relative paths in params are relative to it. */
+  pipelineDir: string;
+  /** Resolve a path parameter against `pipelineDir` (absolute paths are returned unchanged). */
+  resolvePath(p: string): string;
 }
 
 export interface StageResult {
@@ -86,5 +90,11 @@ export interface StageKind<P = any> {
    * (e.g. `device`, thread counts proven not to change output). Keep this list short and justified.
    */
   nonSemanticParams?: string[];
+  /**
+   * For kinds that read files outside the cache (ingest): a cheap summary of that outside state
+   * (e.g. every file's path, size and mtime) that becomes part of the fingerprint, so an edited
+   * corpus is noticed while an unchanged one is a cache hit.
+   */
+  externalInputs?(params: P, env: { resolvePath(p: string): string; dataDir: string }): Promise<unknown>;
   run(ctx: StageContext<P>): Promise<StageResult | void>;
 }
