@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { defaultLocations } from '../engine/env.js';
+import { collectGarbage } from '../engine/gc.js';
+import { nonNegativeInt, printJson } from './common.js';
+import { formatBytes } from './format.js';
+
+export function registerGcCommand(program: Command): void {
+  program
+    .command('gc')
+    .description('drop cache entries that no kept run references')
+    .option('--keep-last <n>', 'keep entries of the last N distinct runs (default: every recorded run)', nonNegativeInt)
+    .option('--dry-run', 'say what would be removed, remove nothing')
+    .option('--json', 'print the result as JSON')
+    .action((flags: { keepLast?: number; dryRun?: boolean; json?: boolean }) => {
+      const r = collectGarbage({ ...defaultLocations(), keepLast: flags.keepLast, dryRun: flags.dryRun });
+      if (flags.json) {
+        printJson(r);
+        return;
+      }
+      const bytes = r.removedEntries.reduce((a, e) => a + e.bytes, 0);
+      const verb = r.dryRun ? 'would remove' : 'removed';
+      for (const e of r.removedEntries) process.stdout.write(`${verb} ${e.fingerprint.slice(0, 12)}  ${formatBytes(e.bytes)}\n`);
+      process.stdout.write(
+        `${verb} ${r.removedEntries.length} entries (${formatBytes(bytes)}), ${r.removedViews.length} run views, ${r.removedTmp.length} stale temp dirs; kept ${r.keptEntries} entries of ${r.keptRuns.length} runs\n`,
+      );
+    });
+}

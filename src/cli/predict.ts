@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { defaultLocations, Registry } from '../engine/index.js';
+import { EmopipeError } from '../util/errors.js';
+import { printJson, positiveInt } from './common.js';
+import { predictFiles, readFrontend } from '../predict/predict.js';
+
+/** `emopipe predict (--run HASH | --model DIR) FILE... [--json]` */
+export function registerPredictCommand(program: Command): void {
+  program
+    .command('predict')
+    .description('classify WAV files with a trained model, using the front end (rate, MFCC parameters) of the run that trained it')
+    .argument('<files...>', 'WAV files to classify')
+    .option('--run <hash>', 'a recorded run (hash prefix or "latest") whose train stage made the model')
+    .option('--model <dir>', 'a train stage output directory (model.onnx, labels.json, frontend.json)')
+    .option('--threads <n>', 'inference threads', positiveInt)
+    .option('--json', 'print one JSON document {predictions, errors} on stdout')
+    .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean }) => {
+      if (!!o.run === !!o.model) throw new EmopipeError('E_USAGE', 'predict needs exactly one of --run HASH or --model DIR');
+      const modelDir = o.model ? resolve(o.model) : modelDirOfRun(o.run!);
+      const frontend = readFrontend(modelDir);
+      const out = await predictFiles(modelDir, files, frontend, { threads: o.threads });
+      if (o.json) {
+        printJson(out);
+      } else {
+        for (const p of out.predictions) {
+          const ranked = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1]);
+          const rest = ranked.map(([l, v]) => `${l} ${v.toFixed(3)}`).join('  ');
+          process.stdout.write(`${p.file}: ${p.emotion} (${(ranked[0]![1] * 100).toFixed(1)}%)\n    ${rest}\n`);
+        }
+      }
+      for (const e of out.errors) process.stderr.write(`emopipe: ${e.file}: ${e.error}\n`);
+      // Some files failed: the others were still classified, but the exit code says so.
+      if (out.errors.length > 0) process.exitCode = 1;
+    });
+}
+
+function modelDirOfRun(ref: string): string {
+  const registry = new Registry(defaultLocations().artifactsDir);
+  const run = registry.find(ref);
+  const train = run.stages.find((s) => s.kind === 'train');
+  if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
+  if (!existsSync(train.outputDir)) {
+    throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);
+  }
+  return train.outputDir;
+}

@@ -1,0 +1,158 @@
+import type { Command } from 'commander';
+import { loadPipeline, parsePipeline, selectStages, type Pipeline } from '../engine/config.js';
+import { defaultJobs, defaultLocations } from '../engine/env.js';
+import { Registry, type RunRecord } from '../engine/registry.js';
+import { runPipeline, type RunResult } from '../engine/run.js';
+import { EmopipeError } from '../util/errors.js';
+import { collect, positiveInt, printJson, printError } from './common.js';
+import { formatSeconds, formatValue, table } from './format.js';
+import { loadKinds } from './kinds.js';
+import { ProgressView } from './progress.js';
+
+interface RunFlags {
+  set: string[];
+  jobs?: number;
+  json?: boolean;
+  verifyCache?: boolean;
+}
+
+/**
+ * Ctrl-C: the first aborts running stages (their temp dirs are removed, locks released; the
+ * cache only ever holds complete entries) and the run exits 130; a second exits at once.
+ */
+function interruptible(view: ProgressView): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onSignal = () => {
+    if (ac.signal.aborted) process.exit(130);
+    view.line('! interrupted: stopping running stages (Ctrl-C again to quit now)');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** The `--json` contract: {run, pipeline, stages:[{name, kind, fingerprint, status, seconds, outputDir}], metrics}. */
+export function runJson(r: RunResult): unknown {
+  return {
+    run: r.run,
+    pipeline: r.pipeline,
+    status: r.status,
+    stages: r.stages.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      fingerprint: s.fingerprint,
+      status: s.status,
+      seconds: Number(s.seconds.toFixed(3)),
+      outputDir: s.outputDir,
+      ...(s.error ? { error: s.error.format() } : {}),
+    })),
+    metrics: r.metrics,
+    ...(r.error ? { error: r.error.format() } : {}),
+  };
+}
+
+async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> {
+  const view = new ProgressView();
+  const intr = interruptible(view);
+  try {
+    const result = await runPipeline(pipeline, {
+      ...defaultLocations(),
+      jobs: flags.jobs ?? defaultJobs(),
+      signal: intr.signal,
+      observer: view,
+      verifyCache: flags.verifyCache,
+    });
+    view.stop();
+    const ran = result.stages.filter((s) => s.status === 'ran').length;
+    const cached = result.stages.filter((s) => s.status === 'cached').length;
+    if (result.error) printError(result.error);
+    view.line(`run ${result.run.slice(0, 12)}  ${result.status}  ${formatSeconds(result.seconds)}  (${ran} ran, ${cached} cached)`);
+    for (const [stage, m] of Object.entries(result.metrics)) {
+      view.line(`  ${stage}: ${Object.entries(m).map(([k, v]) => `${k}=${formatValue(v)}`).join('  ')}`);
+    }
+    if (flags.json) printJson(runJson(result));
+    process.exitCode = result.status === 'ok' ? 0 : result.status === 'interrupted' ? 130 : 1;
+    return result;
+  } finally {
+    intr.dispose();
+    view.stop();
+  }
+}
+
+/** A recorded run's pipeline, exactly as it ran (defaults and --set already applied). */
+export async function pipelineOfRecord(rec: RunRecord): Promise<Pipeline> {
+  return parsePipeline(rec.resolvedYaml, { file: `run ${rec.run.slice(0, 12)} (${rec.file})`, dir: rec.pipelineDir, defaultName: rec.pipeline }, { kinds: await loadKinds() });
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run a pipeline (only the named stages and what they need, if given)')
+    .argument('<pipeline>', 'pipeline YAML file')
+    .argument('[stages...]', 'stages to run (with their transitive needs)')
+    .option('--set <key=value>', 'override a parameter: STAGE.KEY.SUB=VALUE (YAML value) or seed=N; repeatable', collect, [])
+    .option('-j, --jobs <n>', 'stages run at once, and worker threads per stage (default: CPU count)', positiveInt)
+    .option('--json', 'print one JSON document describing the run on stdout')
+    .option('--verify-cache', 're-hash every file of every cache hit (default: entries up to 32 MB)')
+    .action(async (file: string, stages: string[], flags: RunFlags) => {
+      const kinds = await loadKinds();
+      const pipeline = selectStages(loadPipeline(file, { kinds, overrides: flags.set }), stages);
+      await execute(pipeline, flags);
+    });
+
+  program
+    .command('reproduce')
+    .description('rerun a recorded run with exactly its config; --verify recomputes without cache and compares outputs')
+    .argument('<run>', 'run hash (prefix) or latest')
+    .option('--verify', 'recompute every stage, bypassing the cache, and compare output content hashes')
+    .option('-j, --jobs <n>', 'stages run at once', positiveInt)
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (ref: string, flags: { verify?: boolean; jobs?: number; json?: boolean }) => {
+      const rec = new Registry(defaultLocations().artifactsDir).find(ref);
+      const pipeline = await pipelineOfRecord(rec);
+      if (!flags.verify) {
+        const result = await execute(pipeline, { set: [], jobs: flags.jobs, json: flags.json });
+        if (result.status === 'ok' && result.run !== rec.run) {
+          process.stderr.write(`note: run hash ${result.run.slice(0, 12)} differs from ${rec.run.slice(0, 12)}: stage code or external inputs changed since\n`);
+        }
+        return;
+      }
+      await verifyRun(rec, pipeline, flags);
+    });
+}
+
+async function verifyRun(rec: RunRecord, pipeline: Pipeline, flags: { jobs?: number; json?: boolean }): Promise<void> {
+  const view = new ProgressView();
+  const intr = interruptible(view);
+  let result: RunResult;
+  try {
+    result = await runPipeline(pipeline, { ...defaultLocations(), jobs: flags.jobs ?? defaultJobs(), signal: intr.signal, observer: view, noCache: true });
+  } finally {
+    intr.dispose();
+    view.stop();
+  }
+  if (result.status !== 'ok') {
+    throw result.error ?? new EmopipeError('E_STAGE_FAILED', 'verification run failed');
+  }
+  const rows: string[][] = [];
+  const doc: { stage: string; recorded: string | null; recomputed: string | null; match: boolean }[] = [];
+  let mismatches = 0;
+  for (const s of result.stages) {
+    const recorded = rec.stages.find((x) => x.name === s.name)?.contentHash ?? null;
+    const match = recorded !== null && recorded === s.contentHash;
+    if (!match) mismatches++;
+    doc.push({ stage: s.name, recorded, recomputed: s.contentHash, match });
+    rows.push([s.name, (recorded ?? '-').slice(0, 12), (s.contentHash ?? '-').slice(0, 12), match ? 'match' : 'MISMATCH']);
+  }
+  process.stderr.write(table(rows, ['stage', 'recorded', 'recomputed', 'result']) + '\n');
+  process.stderr.write(mismatches ? `${mismatches} stage(s) did not reproduce\n` : `run ${rec.run.slice(0, 12)} reproduces: every output is byte-identical\n`);
+  if (flags.json) printJson({ run: rec.run, reproduced: mismatches === 0, stages: doc });
+  process.exitCode = mismatches ? 1 : 0;
+}

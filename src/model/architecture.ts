@@ -1,0 +1,85 @@
+/**
+ * The network architecture as data (from the pipeline YAML) and the function that builds it.
+ * Defaults are the reference model: Conv 32 → BN → pool → drop .3 → Conv 64 → BN → pool → drop .3 →
+ * reshape (43, 640) → BiLSTM 64 → drop .5 → dense softmax.
+ */
+import type { Tensor } from './graph.js';
+import {
+  batchNorm, bidirectionalLstm, conv2d, dense, dropout, mapToSequence, maxPool, relu, type NetworkContext,
+} from './layers.js';
+
+export interface ConvBlock {
+  filters: number;
+  kernel: number;
+  dropout: number;
+}
+
+export interface Architecture {
+  conv_blocks: ConvBlock[];
+  pool: number;
+  lstm_units: number;
+  dropout: number;
+  bn_epsilon: number;
+  bn_momentum: number;
+}
+
+export const DEFAULT_ARCHITECTURE: Architecture = {
+  conv_blocks: [
+    { filters: 32, kernel: 3, dropout: 0.3 },
+    { filters: 64, kernel: 3, dropout: 0.3 },
+  ],
+  pool: 2,
+  lstm_units: 64,
+  dropout: 0.5,
+  bn_epsilon: 1e-3,
+  bn_momentum: 0.99,
+};
+
+/** JSON Schema of `train.architecture` (every key defaulted, no extra keys). */
+export const architectureSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Network layout: conv blocks (conv → ReLU → batch norm → max pool → dropout), then a bidirectional LSTM and a dense softmax layer.',
+  default: DEFAULT_ARCHITECTURE,
+  properties: {
+    conv_blocks: {
+      type: 'array',
+      minItems: 1,
+      description: 'Convolution blocks in order.',
+      default: DEFAULT_ARCHITECTURE.conv_blocks,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['filters'],
+        properties: {
+          filters: { type: 'integer', minimum: 1, default: 32, description: 'Output channels.' },
+          kernel: { type: 'integer', minimum: 1, default: 3, description: 'Square kernel size (same padding).' },
+          dropout: { type: 'number', minimum: 0, maximum: 0.95, default: 0.3, description: 'Dropout rate after pooling.' },
+        },
+      },
+    },
+    pool: { type: 'integer', minimum: 1, default: 2, description: 'Max-pool window and stride.' },
+    lstm_units: { type: 'integer', minimum: 1, default: 64, description: 'LSTM units per direction.' },
+    dropout: { type: 'number', minimum: 0, maximum: 0.95, default: 0.5, description: 'Dropout rate after the LSTM.' },
+    bn_epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-3, description: 'Batch-norm epsilon.' },
+    bn_momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.99, description: 'Batch-norm moving-average momentum.' },
+  },
+} as const;
+
+/** Builds the network on `x` [N, frames, coefficients]; returns logits [N, classes]. */
+export function buildNetwork(ctx: NetworkContext, x: Tensor, arch: Architecture, classes: number): Tensor {
+  const { g } = ctx;
+  let h = g.op1('Unsqueeze', [x, g.ints([1])]); // [N, 1, frames, coefficients]
+  arch.conv_blocks.forEach((block, i) => {
+    const n = i + 1;
+    h = conv2d(ctx, `conv${n}`, h, block.filters, block.kernel);
+    h = relu(ctx, h);
+    h = batchNorm(ctx, `bn${n}`, h, arch.bn_epsilon, arch.bn_momentum);
+    h = maxPool(ctx, h, arch.pool);
+    h = dropout(ctx, `dropout${n}`, h, block.dropout);
+  });
+  h = mapToSequence(ctx, h);
+  h = bidirectionalLstm(ctx, 'lstm', h, arch.lstm_units);
+  h = dropout(ctx, `dropout${arch.conv_blocks.length + 1}`, h, arch.dropout);
+  return dense(ctx, 'dense', h, classes);
+}

@@ -1,0 +1,330 @@
+/**
+ * Reverse-mode differentiation over a Graph: walk the forward nodes backwards and let one
+ * gradient rule per ONNX op type emit the gradient nodes, the way ORT's training graph builder
+ * does. A new architecture built from these ops needs no new gradient code.
+ */
+import { Graph, isStatic, numel, type GraphNode, type Tensor } from './graph.js';
+
+export interface RuleContext {
+  g: Graph;
+  node: GraphNode;
+  /** Upstream gradient per output (undefined when that output does not reach the loss). */
+  dy: (Tensor | undefined)[];
+  /** Which inputs need a gradient. */
+  need: boolean[];
+}
+
+/** Returns a gradient per input (undefined where not needed or not differentiable). */
+export type GradientRule = (c: RuleContext) => (Tensor | undefined)[];
+
+/** Sums `grad` over the axes it was broadcast along so it matches `shape`. */
+export function unbroadcast(g: Graph, grad: Tensor, shape: number[]): Tensor {
+  if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;
+  const lead = grad.shape.length - shape.length;
+  const axes: number[] = [];
+  grad.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  let out = axes.length ? g.reduceSum(grad, axes, true) : grad;
+  if (out.shape.length !== shape.length) out = g.reshape(out, shape);
+  return out;
+}
+
+function dy0(c: RuleContext): Tensor {
+  const d = c.dy[0];
+  if (!d) throw new Error(`${c.node.op}: missing output gradient`);
+  return d;
+}
+
+function inversePerm(perm: number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
+
+function swapLast(g: Graph, t: Tensor): Tensor {
+  const r = t.shape.length;
+  const perm = t.shape.map((_, i) => i);
+  perm[r - 1] = r - 2;
+  perm[r - 2] = r - 1;
+  return g.transpose(t, perm);
+}
+
+/** One rule per op type. */
+export const gradientRules: Record<string, GradientRule> = {
+  Identity: (c) => [dy0(c)],
+
+  Add: (c) => {
+    const [a, b] = c.node.inputs as [Tensor, Tensor];
+    const d = dy0(c);
+    return [c.need[0] ? unbroadcast(c.g, d, a.shape) : undefined, c.need[1] ? unbroadcast(c.g, d, b.shape) : undefined];
+  },
+
+  Sum: (c) => c.node.inputs.map((x, i) => (c.need[i] ? unbroadcast(c.g, dy0(c), x.shape) : undefined)),
+
+  Sub: (c) => {
+    const [a, b] = c.node.inputs as [Tensor, Tensor];
+    const d = dy0(c);
+    return [
+      c.need[0] ? unbroadcast(c.g, d, a.shape) : undefined,
+      c.need[1] ? unbroadcast(c.g, c.g.neg(d), b.shape) : undefined,
+    ];
+  },
+
+  Mul: (c) => {
+    const { g } = c;
+    const [a, b] = c.node.inputs as [Tensor, Tensor];
+    const d = dy0(c);
+    return [
+      c.need[0] ? unbroadcast(g, g.mul(d, b), a.shape) : undefined,
+      c.need[1] ? unbroadcast(g, g.mul(d, a), b.shape) : undefined,
+    ];
+  },
+
+  Div: (c) => {
+    const { g } = c;
+    const [a, b] = c.node.inputs as [Tensor, Tensor];
+    const y = c.node.outputs[0]!;
+    const d = dy0(c);
+    const da = c.need[0] || c.need[1] ? g.div(d, b) : undefined;
+    return [
+      c.need[0] ? unbroadcast(g, da!, a.shape) : undefined,
+      // d(a/b)/db = -a/b^2 = -(y/b)
+      c.need[1] ? unbroadcast(g, g.neg(g.mul(da!, y)), b.shape) : undefined,
+    ];
+  },
+
+  Neg: (c) => [c.g.neg(dy0(c))],
+
+  Exp: (c) => [c.g.mul(dy0(c), c.node.outputs[0]!)],
+
+  Log: (c) => [c.g.div(dy0(c), c.node.inputs[0]!)],
+
+  Sqrt: (c) => {
+    const { g } = c;
+    return [g.div(g.mul(dy0(c), g.scalar(0.5)), c.node.outputs[0]!)];
+  },
+
+  Reciprocal: (c) => {
+    const { g } = c;
+    const y = c.node.outputs[0]!;
+    return [g.neg(g.mul(dy0(c), g.mul(y, y)))];
+  },
+
+  Relu: (c) => {
+    const { g } = c;
+    const y = c.node.outputs[0]!;
+    const mask = g.op1('Greater', [y, g.scalar(0, y.dtype)]);
+    return [g.op1('Where', [mask, dy0(c), g.scalar(0, y.dtype)])];
+  },
+
+  Sigmoid: (c) => {
+    const { g } = c;
+    const y = c.node.outputs[0]!;
+    return [g.mul(dy0(c), g.mul(y, g.sub(g.scalar(1), y)))];
+  },
+
+  Tanh: (c) => {
+    const { g } = c;
+    const y = c.node.outputs[0]!;
+    return [g.mul(dy0(c), g.sub(g.scalar(1), g.mul(y, y)))];
+  },
+
+  MatMul: (c) => {
+    const { g } = c;
+    const [a, b] = c.node.inputs as [Tensor, Tensor];
+    const d = dy0(c);
+    let da: Tensor | undefined;
+    let db: Tensor | undefined;
+    if (c.need[0]) da = unbroadcast(g, g.matmul(d, swapLast(g, b)), a.shape);
+    if (c.need[1]) {
+      if (b.shape.length === 2 && a.shape.length > 2) {
+        // [.., M, K] x [K, N]: fold the leading dims into M.
+        const k = a.shape[a.shape.length - 1]!;
+        const n = b.shape[1]!;
+        db = g.matmul(g.transpose(g.reshape(a, [-1, k]), [1, 0]), g.reshape(d, [-1, n]));
+      } else {
+        db = unbroadcast(g, g.matmul(swapLast(g, a), d), b.shape);
+      }
+    }
+    return [da, db];
+  },
+
+  Conv: (c) => {
+    const { g, node } = c;
+    const [x, w] = node.inputs as [Tensor, Tensor];
+    const d = dy0(c);
+    const pads = (node.attrs.pads as number[]) ?? [0, 0, 0, 0];
+    const strides = (node.attrs.strides as number[]) ?? [1, 1];
+    if (strides.some((s) => s !== 1) || node.attrs.group !== undefined && node.attrs.group !== 1) {
+      throw new Error('Conv gradient supports stride 1, group 1 only');
+    }
+    let dx: Tensor | undefined;
+    let dw: Tensor | undefined;
+    let db: Tensor | undefined;
+    if (c.need[0]) dx = g.op1('ConvTranspose', [d, w], { pads });
+    if (c.need[1]) {
+      // dW[o,c,i,j] = sum_n,h,w x[n,c,h+i,w+j] dy[n,o,h,w]: a Conv with batch and channels swapped.
+      const xt = g.transpose(x, [1, 0, 2, 3]);
+      const dt = g.transpose(d, [1, 0, 2, 3]);
+      const r = g.op1('Conv', [xt, dt], { pads });
+      dw = g.transpose(r, [1, 0, 2, 3]);
+      if (dw.shape.some((s, i) => s !== w.shape[i])) throw new Error(`Conv dW shape [${dw.shape}] != [${w.shape}]`);
+    }
+    if (c.need[2]) db = g.reduceSum(d, [0, 2, 3], false);
+    return [dx, dw, db];
+  },
+
+  MaxPool: (c) => {
+    const { g, node } = c;
+    const x = node.inputs[0]!;
+    const idx = node.outputs[1];
+    if (!idx) throw new Error('MaxPool gradient needs the Indices output (build it with two outputs)');
+    const d = dy0(c);
+    const flat = g.zerosLike(g.reshape(x, [-1]));
+    const scattered = g.op1('ScatterElements', [flat, g.reshape(idx, [-1]), g.reshape(d, [-1])], { axis: 0 });
+    return [g.reshape(scattered, x.shape)];
+  },
+
+  Transpose: (c) => [c.g.transpose(dy0(c), inversePerm(c.node.attrs.perm as number[]))],
+
+  Reshape: (c) => [c.g.reshape(dy0(c), c.node.inputs[0]!.shape)],
+  Squeeze: (c) => [c.g.reshape(dy0(c), c.node.inputs[0]!.shape)],
+  Unsqueeze: (c) => [c.g.reshape(dy0(c), c.node.inputs[0]!.shape)],
+
+  Split: (c) => {
+    const { g, node } = c;
+    const x = node.inputs[0]!;
+    const r = x.shape.length;
+    const axis = (((node.attrs.axis as number) ?? 0) + r) % r;
+    const parts = node.outputs.map((o, i) => c.dy[i] ?? g.zerosLike(o));
+    return [g.op1('Concat', parts, { axis })];
+  },
+
+  Concat: (c) => {
+    const { g, node } = c;
+    const axis = node.attrs.axis as number;
+    const sizes = node.inputs.map((t) => t.shape[(axis + t.shape.length) % t.shape.length]!);
+    const parts = g.op('Split', [dy0(c), g.ints(sizes)], { axis });
+    return parts.map((p, i) => (c.need[i] ? p : undefined));
+  },
+
+  Slice: (c) => {
+    const { g, node } = c;
+    const [x, startsT, endsT, axesT, stepsT] = node.inputs as [Tensor, Tensor, Tensor, Tensor?, Tensor?];
+    const starts = g.constValues(startsT);
+    const ends = g.constValues(endsT);
+    const axes = axesT ? g.constValues(axesT) : starts.map((_, i) => i);
+    const steps = stepsT ? g.constValues(stepsT) : starts.map(() => 1);
+    const d = dy0(c);
+    const fullReverse = steps.every((s) => s === -1) && axes.every((a) => d.shape[a] === x.shape[a]);
+    if (fullReverse) return [g.op1('Slice', [d, startsT, endsT, ...(axesT ? [axesT] : []), ...(stepsT ? [stepsT] : [])])];
+    if (steps.some((s) => s !== 1)) throw new Error('Slice gradient: only unit steps or full reversal');
+    const r = x.shape.length;
+    const pads = new Array<number>(2 * r).fill(0);
+    axes.forEach((ax, i) => {
+      const a = (ax + r) % r;
+      const dim = x.shape[a]!;
+      const s = Math.min(Math.max(starts[i]! < 0 ? starts[i]! + dim : starts[i]!, 0), dim);
+      pads[a] = s;
+      pads[a + r] = dim - s - d.shape[a]!;
+    });
+    return [g.op1('Pad', [d, g.ints(pads)])];
+  },
+
+  ReduceSum: (c) => {
+    const { g, node } = c;
+    const x = node.inputs[0]!;
+    const axes = g.constValues(node.inputs[1]!).map((a) => (a + x.shape.length) % x.shape.length);
+    return [expandBack(g, dy0(c), x, axes, (node.attrs.keepdims as number) ?? 1)];
+  },
+
+  ReduceMean: (c) => {
+    const { g, node } = c;
+    const x = node.inputs[0]!;
+    const axes = (node.attrs.axes as number[]).map((a) => (a + x.shape.length) % x.shape.length);
+    const count = axes.reduce((acc, a) => acc * x.shape[a]!, 1);
+    const scaled = g.mul(dy0(c), g.scalar(1 / count));
+    return [expandBack(g, scaled, x, axes, (node.attrs.keepdims as number) ?? 1)];
+  },
+
+  Expand: (c) => [unbroadcast(c.g, dy0(c), c.node.inputs[0]!.shape)],
+
+  LogSoftmax: (c) => {
+    const { g, node } = c;
+    const axis = (node.attrs.axis as number) ?? -1;
+    const y = node.outputs[0]!;
+    const d = dy0(c);
+    const s = g.reduceSum(d, [axis], true);
+    return [g.sub(d, g.mul(g.op1('Exp', [y]), s))];
+  },
+
+  Softmax: (c) => {
+    const { g, node } = c;
+    const axis = (node.attrs.axis as number) ?? -1;
+    const y = node.outputs[0]!;
+    const d = dy0(c);
+    return [g.mul(y, g.sub(d, g.reduceSum(g.mul(d, y), [axis], true)))];
+  },
+};
+
+function expandBack(g: Graph, d: Tensor, x: Tensor, axes: number[], keepdims: number): Tensor {
+  let t = d;
+  if (!keepdims) t = g.reshape(t, x.shape.map((s, i) => (axes.includes(i) ? 1 : s)));
+  return g.op1('Expand', [t, g.ints(x.shape)]);
+}
+
+/**
+ * Appends to `g` the nodes computing d loss / d each of `wrt`. The loss must be a scalar (or
+ * `seed` gives its upstream gradient). Returns gradients in the order of `wrt`.
+ */
+export function buildGradients(g: Graph, loss: Tensor, wrt: Tensor[], seed?: Tensor): Tensor[] {
+  const forward = [...g.nodes];
+  // Tensors that depend on a wrt tensor.
+  const dependsOnWrt = new Set(wrt.map((t) => t.name));
+  for (const n of forward) {
+    if (n.inputs.some((t) => dependsOnWrt.has(t.name))) for (const o of n.outputs) dependsOnWrt.add(o.name);
+  }
+  // Tensors the loss depends on.
+  const reachesLoss = new Set([loss.name]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const n = forward[i]!;
+    if (n.outputs.some((t) => reachesLoss.has(t.name))) for (const t of n.inputs) reachesLoss.add(t.name);
+  }
+  const pending = new Map<string, Tensor[]>();
+  const push = (t: Tensor, d: Tensor) => {
+    if (d.shape.length !== t.shape.length || d.shape.some((s, i) => s !== t.shape[i])) {
+      throw new Error(`gradient of ${t.name} has shape [${d.shape}], expected [${t.shape}]`);
+    }
+    const list = pending.get(t.name);
+    if (list) list.push(d);
+    else pending.set(t.name, [d]);
+  };
+  const take = (t: Tensor): Tensor | undefined => {
+    const list = pending.get(t.name);
+    if (!list) return undefined;
+    const total = list.length === 1 ? list[0]! : g.op1('Sum', list);
+    pending.set(t.name, [total]);
+    return total;
+  };
+  if (!isStatic(loss.shape)) throw new Error('gradients need static shapes');
+  if (numel(loss.shape) !== 1 && !seed) throw new Error('loss must be a scalar');
+  push(loss, seed ?? g.constant([1], loss.shape, loss.dtype));
+
+  const relevant = (t: Tensor) => dependsOnWrt.has(t.name) && reachesLoss.has(t.name);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i]!;
+    if (!node.outputs.some((o) => pending.has(o.name))) continue;
+    const need = node.inputs.map((t) => relevant(t) && t.dtype !== 'int64' && t.dtype !== 'bool');
+    if (!need.some(Boolean)) continue;
+    const rule = gradientRules[node.op];
+    if (!rule) throw new Error(`no gradient rule for op ${node.op}`);
+    const dy = node.outputs.map((o) => (pending.has(o.name) ? take(o) : undefined));
+    const dx = rule({ g, node, dy, need });
+    node.inputs.forEach((t, k) => {
+      const d = dx[k];
+      if (need[k] && d) push(t, d);
+    });
+  }
+  return wrt.map((t) => take(t) ?? g.zerosLike(t));
+}

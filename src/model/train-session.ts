@@ -1,0 +1,123 @@
+/**
+ * Runs training steps and evaluation through ONNX Runtime. Holds the flat parameter, Adam-moment
+ * and moving-statistic vectors; each step feeds them in and takes the step's outputs as the new
+ * state without copying. One session per distinct batch size (the last batch of an epoch may be
+ * smaller), created on first use.
+ */
+import { buildEvalGraph, buildTrainGraph, type AdamConfig, type ModelLayout } from './model-graphs.js';
+import { createSession, loadOrt, type Ort, type OrtSession, type SessionOptions } from './ort.js';
+
+export interface StepResult {
+  loss: number;
+  /** [batch, classes] */
+  logits: Float32Array;
+}
+
+export interface Weights {
+  params: Float32Array;
+  state: Float32Array;
+}
+
+export class TrainSession {
+  private readonly sessions = new Map<number, Promise<OrtSession>>();
+  private evalSession?: Promise<OrtSession>;
+  params: Float32Array;
+  state: Float32Array;
+  private m: Float32Array;
+  private v: Float32Array;
+  /** Adam steps taken so far. */
+  steps = 0;
+
+  private constructor(
+    private readonly ort: Ort,
+    readonly layout: ModelLayout,
+    private readonly adam: AdamConfig,
+    private readonly options: SessionOptions,
+    weights: Weights,
+  ) {
+    this.params = weights.params.slice();
+    this.state = weights.state.slice();
+    this.m = new Float32Array(layout.paramCount);
+    this.v = new Float32Array(layout.paramCount);
+  }
+
+  static async create(layout: ModelLayout, adam: AdamConfig, weights: Weights, options: SessionOptions = {}): Promise<TrainSession> {
+    return new TrainSession(await loadOrt(), layout, adam, options, weights);
+  }
+
+  private session(batch: number): Promise<OrtSession> {
+    let s = this.sessions.get(batch);
+    if (!s) {
+      const graph = buildTrainGraph(this.layout, { batch, adam: this.adam });
+      s = createSession(graph.toModel('train_step'), this.options);
+      this.sessions.set(batch, s);
+    }
+    return s;
+  }
+
+  /** Prepares (builds and loads) the step graph for a batch size ahead of the timed loop. */
+  async prepare(batch: number): Promise<void> {
+    await this.session(batch);
+  }
+
+  /**
+   * One optimizer step. x: [batch, frames, coeffs] standardised; onehot [batch, classes];
+   * masks: one per layout.masks entry, [batch, ...shape], values keep / (1 - rate).
+   */
+  async step(batch: number, x: Float32Array, onehot: Float32Array, masks: Float32Array[], lr: number): Promise<StepResult> {
+    const { ort, layout } = this;
+    const session = await this.session(batch);
+    const T = ort.Tensor;
+    const P = layout.paramCount;
+    const feeds: Record<string, InstanceType<typeof T>> = {
+      x: new T('float32', x, [batch, layout.frames, layout.coefficients]),
+      onehot: new T('float32', onehot, [batch, layout.classes]),
+      params: new T('float32', this.params, [P]),
+      adam_m: new T('float32', this.m, [P]),
+      adam_v: new T('float32', this.v, [P]),
+      state: new T('float32', this.state, [layout.statCount]),
+      lr: new T('float32', new Float32Array([lr]), []),
+      step: new T('float32', new Float32Array([this.steps + 1]), []),
+    };
+    layout.masks.forEach((mk, i) => (feeds[`mask.${mk.name}`] = new T('float32', masks[i]!, [batch, ...mk.shape])));
+    const out = await session.run(feeds);
+    const data = (name: string) => out[name]!.data as Float32Array;
+    this.params = data('params_out');
+    this.m = data('adam_m_out');
+    this.v = data('adam_v_out');
+    this.state = data('state_out');
+    this.steps++;
+    return { loss: data('loss')[0]!, logits: data('logits') };
+  }
+
+  /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]. */
+  async evaluate(x: Float32Array, n: number, chunk = 256): Promise<Float32Array> {
+    const { ort, layout } = this;
+    this.evalSession ??= createSession(buildEvalGraph(layout).toModel('eval'), this.options);
+    const session = await this.evalSession;
+    const per = layout.frames * layout.coefficients;
+    const probs = new Float32Array(n * layout.classes);
+    const T = ort.Tensor;
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      const out = await session.run({
+        input: new T('float32', x.subarray(start * per, (start + count) * per), [count, layout.frames, layout.coefficients]),
+        params: new T('float32', this.params, [layout.paramCount]),
+        state: new T('float32', this.state, [layout.statCount]),
+      });
+      probs.set(out.probabilities!.data as Float32Array, start * layout.classes);
+    }
+    return probs;
+  }
+
+  weights(): Weights {
+    return { params: this.params.slice(), state: this.state.slice() };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values(), ...(this.evalSession ? [this.evalSession] : [])];
+    for (const s of all) await (await s).release();
+    this.sessions.clear();
+    this.evalSession = undefined;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The training loop: standardise, shuffle, step, validate, keep the best epoch. Deterministic for
+ * a given Rng: shuffling, initial weights and dropout masks each draw from a derived stream.
+ */
+import type { Rng } from '../util/rng.js';
+import type { Architecture } from './architecture.js';
+import { argmax, fillDropoutMask, fitNormalizer, gatherStandardised, scoreProbabilities } from './data.js';
+import { initialWeights } from './init.js';
+import { modelLayout, type AdamConfig, type ModelLayout, type Normalizer } from './model-graphs.js';
+import type { SessionOptions } from './ort.js';
+import { learningRate, type LrSchedule } from './schedules.js';
+import { TrainSession, type Weights } from './train-session.js';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  seconds: number;
+}
+
+export interface BatchInfo {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  samplesPerSecond: number;
+}
+
+export interface TrainOptions {
+  /** [rows, frames, coefficients], raw (not standardised). */
+  features: Float32Array;
+  frames: number;
+  coefficients: number;
+  /** Class index per feature row. */
+  labels: ArrayLike<number>;
+  classes: number;
+  trainRows: number[];
+  validationRows: number[];
+  architecture: Architecture;
+  epochs: number;
+  batchSize: number;
+  lr: LrSchedule;
+  adam: AdamConfig;
+  rng: Rng;
+  session?: SessionOptions;
+  /** Start from these weights instead of fresh initialisers (fine-tuning). */
+  initial?: Weights;
+  onBatch?(info: BatchInfo): void;
+  onEpoch?(record: EpochRecord): void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  layout: ModelLayout;
+  normalizer: Normalizer;
+  /** Weights of the best epoch by val_accuracy (the last epoch without validation rows). */
+  best: Weights;
+  bestEpoch: number;
+  final: Weights;
+  history: EpochRecord[];
+  /** Median training throughput (whole batch loop, validation excluded) over epochs after the first (warm-up). */
+  samplesPerSecond: number;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+}
+
+export async function trainModel(o: TrainOptions): Promise<TrainResult> {
+  if (o.trainRows.length === 0) throw new Error('no training rows');
+  const layout = modelLayout(o.architecture, o.frames, o.coefficients, o.classes);
+  const rowSize = o.frames * o.coefficients;
+  const normalizer = fitNormalizer(o.features, rowSize, o.coefficients, o.trainRows);
+  const trainX = gatherStandardised(o.features, rowSize, normalizer, o.trainRows);
+  const trainY = o.trainRows.map((r) => o.labels[r]!);
+  const valX = gatherStandardised(o.features, rowSize, normalizer, o.validationRows);
+  const valY = o.validationRows.map((r) => o.labels[r]!);
+
+  const start = o.initial ?? initialWeights(layout, o.rng.derive('init'));
+  const session = await TrainSession.create(layout, o.adam, start, o.session);
+  const n = trainY.length;
+  const B = Math.min(o.batchSize, n);
+  const batches = Math.ceil(n / B);
+  const history: EpochRecord[] = [];
+  const rates: number[] = [];
+  let best: Weights | undefined;
+  let bestEpoch = 0;
+  let bestAcc = -Infinity;
+
+  const x = new Float32Array(B * rowSize);
+  const onehot = new Float32Array(B * o.classes);
+  const masks = layout.masks.map((mk) => new Float32Array(B * mk.shape.reduce((a, b) => a * b, 1)));
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      const t0 = performance.now();
+      const order = o.rng.derive(`shuffle:${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
+      const dropRng = o.rng.derive(`dropout:${epoch}`);
+      let lossSum = 0;
+      let correct = 0;
+      let lr = 0;
+      for (let b = 0; b < batches; b++) {
+        if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+        const ids = order.slice(b * B, (b + 1) * B);
+        const size = ids.length;
+        onehot.fill(0);
+        ids.forEach((r, j) => {
+          x.set(trainX.subarray(r * rowSize, (r + 1) * rowSize), j * rowSize);
+          onehot[j * o.classes + trainY[r]!] = 1;
+        });
+        const stepMasks = layout.masks.map((mk, i) => {
+          const m = masks[i]!.subarray(0, size * (masks[i]!.length / B));
+          fillDropoutMask(dropRng, m, mk.rate);
+          return m;
+        });
+        lr = learningRate(o.lr, session.steps);
+        const res = await session.step(size, x.subarray(0, size * rowSize), onehot.subarray(0, size * o.classes), stepMasks, lr);
+        lossSum += res.loss * size;
+        let batchCorrect = 0;
+        ids.forEach((r, j) => {
+          if (argmax(res.logits, j * o.classes, o.classes) === trainY[r]) batchCorrect++;
+        });
+        correct += batchCorrect;
+        const seen = Math.min((b + 1) * B, n);
+        o.onBatch?.({
+          epoch, batch: b + 1, batches,
+          loss: lossSum / seen, accuracy: correct / seen,
+          samplesPerSecond: seen / ((performance.now() - t0) / 1000),
+        });
+      }
+      rates.push(n / ((performance.now() - t0) / 1000));
+      let valLoss: number | null = null;
+      let valAcc: number | null = null;
+      if (valY.length) {
+        const probs = await session.evaluate(valX, valY.length);
+        const s = scoreProbabilities(probs, valY, o.classes);
+        valLoss = s.loss;
+        valAcc = s.accuracy;
+      }
+      const record: EpochRecord = {
+        epoch, loss: lossSum / n, accuracy: correct / n, val_loss: valLoss, val_accuracy: valAcc, lr,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(record);
+      const score = valAcc ?? -Infinity;
+      if (!best || score > bestAcc || valAcc === null) {
+        bestAcc = score;
+        bestEpoch = epoch;
+        best = session.weights();
+      }
+      o.onEpoch?.(record);
+    }
+    return {
+      layout, normalizer, best: best!, bestEpoch, final: session.weights(), history,
+      samplesPerSecond: median(rates.length > 1 ? rates.slice(1) : rates),
+    };
+  } finally {
+    await session.close();
+  }
+}

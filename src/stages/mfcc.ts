@@ -1,0 +1,152 @@
+import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
+import type { MfccOptions } from '../audio/mfcc.js';
+import { EmopipeError } from '../util/errors.js';
+import { writeNpy } from '../util/npy.js';
+import { runPool } from '../util/pool.js';
+import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
+import { SPLIT_FILE, type SplitFile, type SplitName } from './split.js';
+import type { MfccTask } from './audio-tasks.js';
+
+export interface MfccParams {
+  n_mfcc: number;
+  n_fft: number;
+  hop_length: number;
+  n_mels: number;
+  fmin: number;
+  fmax: number | null;
+  top_db: number | null;
+  frames: number;
+}
+
+export const mfccParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    n_mfcc: { type: 'integer', minimum: 1, maximum: 256, default: 40, description: 'MFCC coefficients per frame.' },
+    n_fft: { type: 'integer', enum: [256, 512, 1024, 2048, 4096, 8192], default: 2048, description: 'FFT size and (periodic Hann) window length.' },
+    hop_length: { type: 'integer', minimum: 1, maximum: 8192, default: 512, description: 'Samples between frames (frames are centred, zero padded).' },
+    n_mels: { type: 'integer', minimum: 1, maximum: 512, default: 128, description: 'Mel bands (Slaney scale, Slaney area normalisation).' },
+    fmin: { type: 'number', minimum: 0, default: 0, description: 'Lowest mel band edge in Hz.' },
+    fmax: { type: ['number', 'null'], minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' },
+    top_db: { type: ['number', 'null'], minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' },
+    frames: { type: 'integer', minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' },
+  },
+} as const;
+
+/** The audio front end of a trained model: everything `predict` needs to featurise a new file. */
+export interface FrontendConfig {
+  sampleRate: number;
+  nMfcc: number;
+  nFft: number;
+  hopLength: number;
+  nMels: number;
+  fmin: number;
+  fmax: number | null;
+  topDb: number | null;
+  frames: number;
+}
+
+export interface FeatureIndexRow {
+  source: string;
+  label: string;
+  speaker: string;
+  split: SplitName;
+  augmentation: Record<string, unknown> | null;
+}
+
+export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
+  return { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
+}
+
+export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
+  return {
+    sampleRate: f.sampleRate, nMfcc: f.nMfcc, nFft: f.nFft, hopLength: f.hopLength, nMels: f.nMels,
+    fmin: f.fmin, fmax: f.fmax ?? f.sampleRate / 2, topDb: f.topDb, frames: f.frames,
+  };
+}
+
+const TASKS = new URL('./audio-tasks.js', import.meta.url);
+
+async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
+  const originalsDir = ctx.input('resample').dir;
+  const originals = await readClipSet(originalsDir);
+  const augmentDir = ctx.maybeInput('augment')?.dir;
+  const augmented: ClipSet | undefined = augmentDir ? await readClipSet(augmentDir) : undefined;
+  const split = JSON.parse(await readFile(join(ctx.input('split').dir, SPLIT_FILE), 'utf8')) as SplitFile;
+  if (augmented && augmented.sampleRate !== originals.sampleRate) {
+    throw new EmopipeError('E_STAGE_FAILED', `augment output is at ${augmented.sampleRate} Hz but resample output at ${originals.sampleRate} Hz`);
+  }
+  const frontend = frontendOf(ctx.params, originals.sampleRate);
+  const options = mfccOptionsOf(frontend);
+
+  // Originals first (every split), then the augmented training copies.
+  const work: { clip: StoredClip; audioFile: string; split: SplitName }[] = [];
+  let unassigned = 0;
+  for (const clip of originals.clips) {
+    const s = split.assignments[clip.source];
+    if (!s) { unassigned++; continue; }
+    work.push({ clip, audioFile: join(originalsDir, AUDIO_FILE), split: s });
+  }
+  for (const clip of augmented?.clips ?? []) work.push({ clip, audioFile: join(augmentDir!, AUDIO_FILE), split: 'train' });
+  if (unassigned > 0) ctx.log.warn(`${unassigned} clips have no split assignment and were left out`);
+
+  ctx.progress.start(work.length, 'clips', 'mfcc');
+  const outcomes = await runPool<MfccTask, { data: Float32Array }>({
+    module: TASKS,
+    fn: 'mfccTask',
+    tasks: work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options })),
+    jobs: ctx.jobs,
+    signal: ctx.signal,
+    onResult: () => ctx.progress.tick(1),
+  });
+  ctx.progress.done();
+
+  const labels = originals.labels;
+  const labelIndex = new Map(labels.map((l, i) => [l, i]));
+  const rowSize = frontend.frames * frontend.nMfcc;
+  const ok = outcomes.flatMap((o, i) => (o.ok ? [{ w: work[i]!, data: o.value.data }] : []));
+  const failures = outcomes.flatMap((o, i) => (o.ok ? [] : [`${work[i]!.clip.source}: ${o.error}`]));
+  if (failures.length > 0) throw new EmopipeError('E_STAGE_FAILED', `MFCC failed for ${failures.length} clips, first: ${failures[0]}`);
+
+  const features = new Float32Array(ok.length * rowSize);
+  const labelIds = new Int32Array(ok.length);
+  const index: FeatureIndexRow[] = [];
+  ok.forEach(({ w, data }, i) => {
+    if (data.length !== rowSize) throw new EmopipeError('E_STAGE_FAILED', `MFCC of ${w.clip.source} has ${data.length} values, expected ${rowSize}`);
+    const id = labelIndex.get(w.clip.label);
+    if (id === undefined) throw new EmopipeError('E_STAGE_FAILED', `label ${w.clip.label} of ${w.clip.source} is not in the label set`);
+    features.set(data, i * rowSize);
+    labelIds[i] = id;
+    index.push({ source: w.clip.source, label: w.clip.label, speaker: w.clip.speaker, split: w.split, augmentation: w.clip.augmentation });
+  });
+
+  writeNpy(join(ctx.outDir, 'features.npy'), { dtype: 'float32', shape: [ok.length, frontend.frames, frontend.nMfcc], data: features });
+  writeNpy(join(ctx.outDir, 'labels.npy'), { dtype: 'int32', shape: [ok.length], data: labelIds });
+  await writeFile(join(ctx.outDir, 'index.json'), JSON.stringify(index) + '\n');
+  await writeFile(join(ctx.outDir, 'labels.json'), JSON.stringify(labels) + '\n');
+  const counts: Record<string, number> = {};
+  for (const r of index) {
+    const key = r.augmentation ? `${r.split}_augmented` : r.split;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts }, null, 1) + '\n');
+  return {
+    metrics: { rows: ok.length, ...counts },
+    summary: `features.npy [${ok.length}, ${frontend.frames}, ${frontend.nMfcc}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  };
+}
+
+export const mfccKind: StageKind<MfccParams> = {
+  kind: 'mfcc',
+  description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json.',
+  paramsSchema: mfccParamsSchema as unknown as Record<string, unknown>,
+  inputs: [
+    { kind: 'resample', description: 'the original clips' },
+    { kind: 'split', description: 'split of every original clip' },
+    { kind: 'augment', optional: true, description: 'augmented training copies' },
+  ],
+  module: import.meta.url,
+  run,
+};
