@@ -2,7 +2,9 @@
  * Feature front-end benchmark: decode + resample to 22050 Hz + 40 MFCCs + pad to 174 frames over
  * every WAV under a corpus directory, on worker threads.
  *
- *   npm run bench:features [-- CORPUS_DIR] [--jobs N]      (default ../shared/data/ravdess)
+ *   npm run bench:features [-- CORPUS_DIR] [--jobs N] [--caller-thread]   (default ../shared/data/ravdess)
+ *
+ * --caller-thread: the main thread works too, with jobs-1 workers (one worker's warm-up less).
  *
  * cpu_s is process.cpuUsage() (user + system of every thread of the process: main and workers,
  * including worker start-up). The per-phase split is CPU time measured on each worker's own thread.
@@ -16,15 +18,17 @@ import { sharedDir } from '../src/util/paths.js';
 import { threadCpuNs, threadCpuSource } from '../src/util/thread-cpu.js';
 import type { FeatureResult, FeatureTask } from '../src/audio/features-worker.js';
 
-function parseArgs(argv: string[]): { dir: string; jobs: number } {
+function parseArgs(argv: string[]): { dir: string; jobs: number; callerThread: boolean } {
   let dir = join(sharedDir(), 'data', 'ravdess');
   let jobs = availableParallelism();
+  let callerThread = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--jobs' || a === '-j') jobs = Number(argv[++i]);
     else if (a.startsWith('--jobs=')) jobs = Number(a.slice(7));
+    else if (a === '--caller-thread') callerThread = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench:features [-- CORPUS_DIR] [--jobs N]');
+      console.log('usage: npm run bench:features [-- CORPUS_DIR] [--jobs N] [--caller-thread]');
       process.exit(0);
     } else dir = resolve(a);
   }
@@ -32,7 +36,7 @@ function parseArgs(argv: string[]): { dir: string; jobs: number } {
     console.error(`bench:features: --jobs must be a positive integer`);
     process.exit(2);
   }
-  return { dir, jobs };
+  return { dir, jobs, callerThread };
 }
 
 function findWavs(dir: string): string[] {
@@ -46,7 +50,7 @@ function findWavs(dir: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const { dir, jobs } = parseArgs(process.argv.slice(2));
+  const { dir, jobs, callerThread } = parseArgs(process.argv.slice(2));
   let files: string[];
   try {
     files = findWavs(dir);
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const tasks: FeatureTask[] = files.map((path) => ({ path, sampleRate: 22050, mfcc: { nMfcc: 40, frames: 174 } }));
-  console.log(`corpus: ${dir} (${files.length} files), jobs: ${jobs}`);
+  console.log(`corpus: ${dir} (${files.length} files), jobs: ${jobs}${callerThread && jobs > 1 ? ` (${jobs - 1} worker threads + this thread)` : jobs > 1 ? ' worker threads' : ' (in this thread)'}`);
 
   const cpu0 = process.cpuUsage();
   const main0 = threadCpuNs();
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
     fn: 'extractFeatures',
     tasks,
     jobs,
+    useCallingThread: callerThread,
   });
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -96,8 +101,8 @@ async function main(): Promise<void> {
   for (const [name, s] of Object.entries(phase)) {
     console.log(`  ${name.padEnd(8)} ${s.toFixed(3)} s  ${pct(s)}  ${(audioS / s).toFixed(0)}x real time`);
   }
-  const otherS = cpuS - inPhases - (jobs > 1 ? mainS : 0);
-  if (jobs > 1) console.log(`  main     ${mainS.toFixed(3)} s  ${pct(mainS)}  (main thread: dispatch, receiving results)`);
+  const otherS = cpuS - inPhases - (jobs > 1 && !callerThread ? mainS : 0);
+  if (jobs > 1 && !callerThread) console.log(`  main     ${mainS.toFixed(3)} s  ${pct(mainS)}  (main thread: dispatch, receiving results)`);
   console.log(`  other    ${otherS.toFixed(3)} s  ${pct(otherS)}  (worker start-up, V8 compiler and GC threads)`);
   console.log(`cpu/wall: ${(cpuS / wallS).toFixed(2)} cores busy on average`);
   console.log(

@@ -17,6 +17,7 @@ export function flaky(i) {
   if (i === 7) throw 'a string';
   return i * 10;
 }
+export async function nap(i) { await sleep(25); return { sq: i * i, threadId }; }
 export async function slow() { await sleep(20000); return 1; }
 `);
 
@@ -73,6 +74,15 @@ test('a missing export fails every task with a message that says so', async () =
 test('jobs=1 runs in this thread with the same results', async () => {
   const res = await runPool<number, { sq: number; threadId: number }>({ module: TASKS, fn: 'square', tasks: [1, 2, 3], jobs: 1 });
   assert.deepEqual(res.map((r) => (r.ok ? [r.value.sq, r.value.threadId] : null)), [[1, 0], [4, 0], [9, 0]]);
+});
+
+test('useCallingThread: jobs counts this thread, which takes tasks alongside one worker', async () => {
+  const tasks = Array.from({ length: 12 }, (_, i) => i + 1);
+  const res = await runPool<number, { sq: number; threadId: number }>({ module: TASKS, fn: 'nap', tasks, jobs: 2, useCallingThread: true });
+  assert.deepEqual(res.map((r) => (r.ok ? r.value.sq : null)), tasks.map((i) => i * i));
+  const threads = new Set(res.map((r) => (r.ok ? r.value.threadId : -1)));
+  assert.equal(threads.size, 2);
+  assert.ok(threads.has(0), 'the calling thread ran some tasks');
 });
 
 test('abort terminates the workers and rejects with E_INTERRUPTED', async () => {

@@ -5,6 +5,8 @@ import { defaultLocations, Registry } from '../engine/index.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson, positiveInt } from './common.js';
 import { predictFiles, readFrontend } from '../predict/predict.js';
+import { frontendOf, type FrontendConfig, type MfccParams } from '../stages/mfcc.js';
+import type { ResampleParams } from '../stages/resample.js';
 
 /** `emopipe predict (--run HASH | --model DIR) FILE... [--json]` */
 export function registerPredictCommand(program: Command): void {
@@ -18,8 +20,14 @@ export function registerPredictCommand(program: Command): void {
     .option('--json', 'print one JSON document {predictions, errors} on stdout')
     .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean }) => {
       if (!!o.run === !!o.model) throw new EmopipeError('E_USAGE', 'predict needs exactly one of --run HASH or --model DIR');
-      const modelDir = o.model ? resolve(o.model) : modelDirOfRun(o.run!);
-      const frontend = readFrontend(modelDir);
+      let modelDir: string;
+      let frontend: FrontendConfig;
+      if (o.model) {
+        modelDir = resolve(o.model);
+        frontend = readFrontend(modelDir);
+      } else {
+        ({ modelDir, frontend } = modelOfRun(o.run!));
+      }
       const out = await predictFiles(modelDir, files, frontend, { threads: o.threads });
       if (o.json) {
         printJson(out);
@@ -36,13 +44,18 @@ export function registerPredictCommand(program: Command): void {
     });
 }
 
-function modelDirOfRun(ref: string): string {
+/** The run's model and the front end its resample and mfcc stages used. */
+function modelOfRun(ref: string): { modelDir: string; frontend: FrontendConfig } {
   const registry = new Registry(defaultLocations().artifactsDir);
   const run = registry.find(ref);
+  const resample = run.stages.find((s) => s.kind === 'resample');
+  const mfcc = run.stages.find((s) => s.kind === 'mfcc');
+  if (!resample || !mfcc) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no resample and mfcc stages to take the front end from`);
   const train = run.stages.find((s) => s.kind === 'train');
   if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
   if (!existsSync(train.outputDir)) {
     throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);
   }
-  return train.outputDir;
+  const frontend = frontendOf(mfcc.params as unknown as MfccParams, (resample.params as unknown as ResampleParams).rate);
+  return { modelDir: train.outputDir, frontend };
 }
