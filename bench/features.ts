@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const tasks: FeatureTask[] = files.map((path) => ({ path, sampleRate: 22050, mfcc: { nMfcc: 40, frames: 174 } }));
-  console.log(`corpus: ${dir} (${files.length} files), jobs: ${jobs}${callerThread && jobs > 1 ? ` (${jobs - 1} worker threads + this thread)` : jobs > 1 ? ' worker threads' : ' (in this thread)'}`);
+  const threads = jobs === 1 ? 'this thread only' : callerThread ? `${jobs - 1} worker thread${jobs > 2 ? 's' : ''} + this thread` : `${jobs} worker threads`;
+  console.log(`corpus: ${dir} (${files.length} files), jobs: ${jobs} (${threads})`);
 
   const cpu0 = process.cpuUsage();
   const main0 = threadCpuNs();
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
   const inPhases = phase.decode + phase.resample + phase.mfcc;
   const pct = (x: number) => `${((100 * x) / cpuS).toFixed(1)}%`;
   console.log(`files: ${results.length - failures.length} ok, ${failures.length} failed`);
-  console.log(`per-phase CPU (worker threads, ${threadCpuSource()}):`);
+  console.log(`per-phase CPU, summed over the threads that ran tasks (${threadCpuSource()}):`);
   for (const [name, s] of Object.entries(phase)) {
     console.log(`  ${name.padEnd(8)} ${s.toFixed(3)} s  ${pct(s)}  ${(audioS / s).toFixed(0)}x real time`);
   }

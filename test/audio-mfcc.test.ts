@@ -113,6 +113,25 @@ test('configurable parameters: n_mfcc, n_fft, hop, n_mels, fmin, fmax', () => {
   assert.throws(() => mfccFrames(y, { nMfcc: 50, nMels: 40 }), /cannot exceed/);
 });
 
+test('the folded DCT equals DCT-II ortho from its definition (odd and even mel counts)', () => {
+  const y = readF32(join(lib, 'chirp_48k.y22050.f32'));
+  for (const nMels of [13, 40]) {
+    const opts = { nMels, nMfcc: 13, nFft: 512, hopLength: 256 };
+    const lm = logMelSpectrogram(y, opts);
+    const m = mfccFrames(y, opts);
+    let err = 0;
+    for (let t = 0; t < lm.frames; t++) {
+      for (let k = 0; k < 13; k++) {
+        let acc = 0;
+        for (let j = 0; j < nMels; j++) acc += lm.data[t * nMels + j] * Math.cos((Math.PI * k * (2 * j + 1)) / (2 * nMels));
+        acc *= Math.sqrt((k === 0 ? 1 : 2) / nMels);
+        err = Math.max(err, Math.abs(acc - m.data[t * 13 + k]));
+      }
+    }
+    assert.ok(err < 1e-4, `nMels=${nMels}: ${err}`);
+  }
+});
+
 test('RAVDESS clips: decode + resample + MFCC within 0.05 of librosa', async (t) => {
   const resampler = join(packageRoot(), 'dist', 'src', 'audio', 'resample.js');
   if (!existsSync(resampler)) {

@@ -191,3 +191,26 @@ test('two in-process runs of one pipeline at once compute each stage once', with
   assert.deepEqual(rig.counts(), { a: 1, b: 1, low: 1, both: 1 });
   assert.equal(x.run, y.run);
 }));
+
+test('lock stress: 4 processes × 40 read-modify-write sections lose no update', withRig(async (rig) => {
+  const script = join(rig.dir, 'locker.mjs');
+  const lockUrl = new URL('../src/engine/lock.js', import.meta.url).href;
+  writeFileSync(script, `import { withLock } from ${JSON.stringify(lockUrl)};
+import { readFileSync, writeFileSync } from 'node:fs';
+const [lock, counter] = process.argv.slice(2);
+for (let i = 0; i < 40; i++) {
+  await withLock(lock, async () => {
+    const n = Number(readFileSync(counter, 'utf8'));
+    await new Promise((r) => setTimeout(r, Math.random() * 3));
+    writeFileSync(counter, String(n + 1));
+  }, { pollMs: 5 });
+}
+`);
+  const counter = join(rig.dir, 'n.txt');
+  writeFileSync(counter, '0');
+  const { spawn } = await import('node:child_process');
+  const procs = [1, 2, 3, 4].map(() => new Promise<number | null>((res) => spawn(process.execPath, [script, join(rig.dir, 'l.lock'), counter], { stdio: 'inherit' }).on('close', res)));
+  assert.deepEqual(await Promise.all(procs), [0, 0, 0, 0]);
+  assert.equal(readFileSync(counter, 'utf8'), '160');
+  assert.equal(existsSync(join(rig.dir, 'l.lock')), false);
+}));

@@ -70,7 +70,7 @@ export function resolveMfccOptions(o: MfccOptions = {}): ResolvedMfccOptions {
   positiveInt('nFft', r.nFft);
   positiveInt('hopLength', r.hopLength);
   positiveInt('nMels', r.nMels);
-  if (r.nFft < 2 || (r.nFft & (r.nFft - 1)) !== 0) throw new RangeError(`mfcc: nFft must be a power of two, got ${r.nFft}`);
+  if (r.nFft < 4 || (r.nFft & (r.nFft - 1)) !== 0) throw new RangeError(`mfcc: nFft must be a power of two >= 4, got ${r.nFft}`);
   if (r.nMfcc > r.nMels) throw new RangeError(`mfcc: nMfcc (${r.nMfcc}) cannot exceed nMels (${r.nMels})`);
   if (!(r.fmin >= 0 && r.fmax > r.fmin && r.fmax <= r.sampleRate / 2)) {
     throw new RangeError(`mfcc: need 0 <= fmin < fmax <= sampleRate/2, got fmin=${r.fmin} fmax=${r.fmax}`);

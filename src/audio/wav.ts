@@ -128,7 +128,7 @@ export function inspectWav(bytes: Uint8Array, opts: WavReadOptions = {}): WavInf
         const tailOk = KSDATAFORMAT_GUID_TAIL.every((v, i) => bytes[guid + 2 + i] === v);
         fmt.sub = tailOk ? view.getUint16(guid, true) : -1;
       }
-    } else if (id === 'data') {
+    } else if (id === 'data' && !data) {
       const streamed = size === STREAMED_SIZE;
       data = { offset: body, size: streamed ? len - body : size, streamed };
       // Nothing reliable follows a streamed data chunk; otherwise keep scanning (fmt may come late).

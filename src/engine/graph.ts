@@ -34,20 +34,3 @@ export function orderStages<T extends Node>(nodes: readonly T[], cycleError: (cy
   for (const n of nodes) visit(n);
   return out;
 }
-
-/** Every stage that (transitively) needs `name`. */
-export function dependantsOf<T extends Node>(nodes: readonly T[], name: string): Set<string> {
-  const out = new Set<string>();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const n of nodes) {
-      if (out.has(n.name)) continue;
-      if (n.needs.some((d) => d === name || out.has(d))) {
-        out.add(n.name);
-        grew = true;
-      }
-    }
-  }
-  return out;
-}

@@ -1,21 +1,26 @@
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, mkdirSync, statSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EmopipeError } from '../util/errors.js';
 
 /**
- * Cross-process advisory locks: a lock is a file created with O_EXCL holding the owner's
- * pid, host and start time. A lock whose owner pid is dead (same host) is stale and is broken.
+ * Cross-process advisory locks. A lock is a file holding its owner's pid, host, time and a
+ * random token. It is created atomically *with* its content (written to a private temp file,
+ * then link()ed into place, which fails if the lock exists), so nobody ever sees an empty lock.
+ * A lock whose owner is a dead process on this host is stale; it is removed under a second,
+ * short-lived "breaker" lock after re-checking that it is still the same stale lock, so a live
+ * lock is never taken away from its owner.
  *
  * Correctness of the cache never depends on these locks (entries are published by atomic
- * rename, and a losing publisher discards its copy); they exist so that concurrent runs
- * compute a stage once instead of twice, and so that registry updates are serialized.
+ * rename, and a losing publisher discards its copy); they make concurrent runs compute a stage
+ * once instead of twice, and serialize registry updates.
  */
 export interface LockOwner {
   pid: number;
   host: string;
   time: number;
+  token: string;
 }
 
 export interface Lock {
@@ -44,80 +49,89 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-/** A lock is stale when its owner is a dead process on this host, or its content is unreadable. */
-function isStale(owner: LockOwner | undefined): boolean {
-  if (!owner) return true;
-  if (owner.host !== HOST) return false;
-  return !pidAlive(owner.pid);
+/** Stale: owned by a dead process on this host (locks of other hosts are never broken). */
+function isStale(owner: LockOwner): boolean {
+  return owner.host === HOST && !pidAlive(owner.pid);
 }
 
-/** Try once to take the lock; returns undefined if someone alive holds it. */
+/** Create `path` with an owner record, atomically; undefined if it already exists. */
+function create(path: string): LockOwner | undefined {
+  const owner: LockOwner = { pid: process.pid, host: HOST, time: Date.now(), token: randomBytes(8).toString('hex') };
+  const tmp = `${path}.${process.pid}.${owner.token}.tmp`;
+  writeFileSync(tmp, JSON.stringify(owner));
+  try {
+    linkSync(tmp, path);
+    return owner;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Remove `path` if it still holds exactly `owner`'s token. */
+function removeIfOwned(path: string, token: string): void {
+  if (readOwner(path)?.token !== token) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Unreadable lock files (damaged from outside; ours never are) count as stale after this long. */
+const GARBAGE_STALE_MS = 10_000;
+
+function garbageStale(path: string): boolean {
+  try {
+    return readOwner(path) === undefined && Date.now() - statSync(path).mtimeMs > GARBAGE_STALE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove a stale lock, under the breaker lock, if it is still the one we judged stale. */
+function breakStale(path: string, seen: LockOwner | undefined): void {
+  const breakerPath = `${path}.break`;
+  let breaker = create(breakerPath);
+  if (!breaker) {
+    const other = readOwner(breakerPath);
+    // A breaker that died mid-way (a window of microseconds) would block everyone: clear it.
+    if (other && isStale(other)) removeIfOwned(breakerPath, other.token);
+    breaker = create(breakerPath);
+    if (!breaker) return; // someone else is breaking it; we will look again
+  }
+  try {
+    const now = readOwner(path);
+    const still = seen ? now !== undefined && now.token === seen.token && isStale(now) : garbageStale(path);
+    if (still) unlinkSync(path);
+  } finally {
+    removeIfOwned(breakerPath, breaker.token);
+  }
+}
+
+/** Try once to take the lock; undefined if someone alive holds it. */
 export function tryLock(path: string): Lock | undefined {
   mkdirSync(dirname(path), { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      const owner: LockOwner = { pid: process.pid, host: HOST, time: Date.now() };
-      writeSync(fd, JSON.stringify(owner));
-      closeSync(fd);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const owner = create(path);
+    if (owner) {
       let released = false;
       return {
         path,
         release() {
           if (released) return;
           released = true;
-          try {
-            const cur = readOwner(path);
-            if (cur && cur.pid === process.pid && cur.host === HOST) unlinkSync(path);
-          } catch {
-            /* already gone */
-          }
+          removeIfOwned(path, owner.token);
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = readOwner(path);
-      // A lock file being written right now has no content yet: give its creator a moment.
-      if (!owner && Date.now() - safeMtime(path) < 2000) return undefined;
-      if (!isStale(owner)) return undefined;
-      breakStaleLock(path);
     }
+    const holder = readOwner(path);
+    if (holder ? !isStale(holder) : !garbageStale(path)) return undefined;
+    breakStale(path, holder);
   }
   return undefined;
-}
-
-function safeMtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * Move the stale lock aside, then check what was moved: if another breaker raced us and we
- * moved a fresh, live lock, put it back with link() (which fails rather than overwrite).
- */
-function breakStaleLock(path: string): void {
-  const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-  try {
-    renameSync(path, aside);
-  } catch {
-    return; // someone else broke it already
-  }
-  const moved = readOwner(aside);
-  if (moved && !isStale(moved)) {
-    try {
-      linkSync(aside, path);
-    } catch {
-      /* a third party holds it now; theirs stands */
-    }
-  }
-  try {
-    unlinkSync(aside);
-  } catch {
-    /* ignore */
-  }
 }
 
 export interface WaitOptions {
@@ -129,7 +143,7 @@ export interface WaitOptions {
   onWait?: (owner: LockOwner | undefined) => void;
 }
 
-/** Wait until the lock is ours (returns the lock) or `shouldStop` says waiting is pointless (returns undefined). */
+/** Wait until the lock is ours (returns it) or `shouldStop` says waiting is pointless (returns undefined). */
 export async function acquireLock(path: string, opts: WaitOptions = {}): Promise<Lock | undefined> {
   const poll = opts.pollMs ?? 100;
   let notified = false;
@@ -142,11 +156,12 @@ export async function acquireLock(path: string, opts: WaitOptions = {}): Promise
       opts.onWait?.(readOwner(path));
     }
     if (opts.shouldStop && (await opts.shouldStop())) return undefined;
-    await new Promise((r) => setTimeout(r, poll));
+    // Jitter keeps several waiters from polling in lockstep.
+    await new Promise((r) => setTimeout(r, poll * (0.5 + Math.random())));
   }
 }
 
-/** Run `fn` holding the lock at `path` (used for short critical sections like registry updates). */
+/** Run `fn` holding the lock at `path` (short critical sections like registry updates). */
 export async function withLock<T>(path: string, fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
   const lock = await acquireLock(path, { pollMs: 20, ...opts });
   if (!lock) throw new Error(`could not take lock ${path}`);

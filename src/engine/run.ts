@@ -113,6 +113,16 @@ interface Resolved {
  * reuse cache hits, compute misses (independent stages concurrently), record the run.
  */
 export async function runPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
+  new Cache(opts.cacheDir).cleanStaleTmp();
+  const unmark = markActive(opts.cacheDir);
+  try {
+    return await execPipeline(pipeline, opts);
+  } finally {
+    unmark();
+  }
+}
+
+async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   const cache = new Cache(opts.cacheDir);
@@ -121,15 +131,6 @@ export async function runPipeline(pipeline: Pipeline, opts: EngineOptions): Prom
   const signal = opts.signal;
   const jobs = Math.max(1, Math.floor(opts.jobs));
   const resolvePath = resolvePathFrom(pipeline.dir);
-  cache.cleanStaleTmp();
-  const unmark = markActive(opts.cacheDir);
-  try {
-    return await runMarked();
-  } finally {
-    unmark();
-  }
-
-  async function runMarked(): Promise<RunResult> {
   const scratch = opts.noCache ? (mkdirSync(cache.tmpDir, { recursive: true }), mkdtempSync(join(cache.tmpDir, `verify.${process.pid}.`))) : undefined;
 
   const queue = new PQueue({ concurrency: jobs });
@@ -328,5 +329,4 @@ export async function runPipeline(pipeline: Pipeline, opts: EngineOptions): Prom
     result.record = rec;
   }
   return result;
-  }
 }

@@ -15,6 +15,11 @@ export function writeRunView(
 ): string {
   const name = run.slice(0, 12);
   const target = join(artifactsDir, name);
+  // Same run hash ⇒ same entries ⇒ same view: a cached rerun only moves `latest`.
+  if (existsSync(target)) {
+    pointLatest(artifactsDir, name);
+    return target;
+  }
   const tmp = join(artifactsDir, `.tmp-${name}.${process.pid}.${randomBytes(3).toString('hex')}`);
   mkdirSync(tmp, { recursive: true });
   try {
