@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isAbsolute, join, relative } from 'node:path';
 import { loadPipeline, parsePipeline, selectStages, type Pipeline } from '../engine/config.js';
 import { defaultJobs, defaultLocations } from '../engine/env.js';
 import { Registry, type RunRecord } from '../engine/registry.js';
@@ -77,6 +78,11 @@ async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> 
     for (const [stage, m] of Object.entries(result.metrics)) {
       view.line(`  ${stage}: ${Object.entries(m).map(([k, v]) => `${k}=${formatValue(v)}`).join('  ')}`);
     }
+    for (const s of result.stages) {
+      if (!s.result.report || !s.outputDir) continue;
+      const base = result.record?.artifactsDir ? join(result.record.artifactsDir, s.name) : s.outputDir;
+      view.line(`${s.name} report: ${relativeIfInside(join(base, s.result.report))}`);
+    }
     if (flags.json) printJson(runJson(result));
     process.exitCode = result.status === 'ok' ? 0 : result.status === 'interrupted' ? 130 : 1;
     return result;
@@ -84,6 +90,12 @@ async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> 
     intr.dispose();
     view.stop();
   }
+}
+
+/** A path relative to the working directory when it lies below it (shorter to read and click). */
+function relativeIfInside(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
 /** A recorded run's pipeline, exactly as it ran (defaults and --set already applied). */

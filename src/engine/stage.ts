@@ -66,6 +66,8 @@ export interface StageResult {
   metrics?: Record<string, number | string | null>;
   /** One line for the run log. */
   summary?: string;
+  /** A file in the output a person should open (e.g. `report.html`); `run` prints where it is. */
+  report?: string;
 }
 
 /** A stage kind is data plus one function. */
