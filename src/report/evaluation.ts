@@ -289,7 +289,7 @@ export async function runEvaluation(ctx: StageContext<EvaluateParams>, loadClass
   const title = `emopipe evaluation — ${ctx.stageName}`;
   writeFileSync(join(outDir, 'report.html'), renderReportHtml({ title, synthetic: up.synthetic, runInfo, splits, curvesSvg: svgs.curves, notes }));
 
-  return { metrics: headlineMetrics(evaluated), summary: summaryLine(evaluated, up.synthetic) };
+  return { metrics: headlineMetrics(evaluated), summary: summaryLine(evaluated, up.synthetic), report: 'report.html' };
 }
 
 /** Validation metrics unprefixed (the engine shows `accuracy`), test metrics as test_*. */

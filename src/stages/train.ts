@@ -170,6 +170,11 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   writeJson(join(out, 'normalizer.json'), normalizerJson(result.normalizer));
   writeJson(join(out, 'labels.json'), labelNames);
   writeJson(join(out, 'history.json'), result.history);
+  // The front end the features were made with travels with the model, so `predict --model DIR`
+  // featurises new audio exactly as training did.
+  const metaPath = join(dir, 'meta.json');
+  const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as { frontend?: unknown; synthetic?: boolean }) : {};
+  if (meta.frontend) writeJson(join(out, 'frontend.json'), meta.frontend);
   const best = result.history[result.bestEpoch - 1]!;
   const summary = {
     best_epoch: result.bestEpoch,
@@ -181,6 +186,7 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     train_rows: trainRows.length,
     validation_rows: validationRows.length,
     parameters: result.layout.paramCount,
+    synthetic: meta.synthetic === true,
   };
   writeJson(join(out, 'train.json'), summary);
   return {
