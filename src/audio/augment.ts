@@ -5,7 +5,7 @@
  * in and out, randomness only through the generator passed in.
  */
 import { resample } from './resample.js';
-import { istft, phaseVocoder, stft } from './stft.js';
+import { timeStretchSignal } from './stft.js';
 
 /** The random source augmentation needs (src/util/rng.ts's Rng fits). */
 export interface AugmentRng {
@@ -63,7 +63,7 @@ export function timeStretch(y: Float32Array, rate: number): Float32Array {
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`time stretch rate must be positive (got ${rate})`);
   const length = Math.round(y.length / rate);
   if (y.length === 0) return new Float32Array(0);
-  return istft(phaseVocoder(stft(y), rate), length);
+  return timeStretchSignal(y, rate, length);
 }
 
 /**
@@ -74,9 +74,14 @@ export function pitchShift(y: Float32Array, sr: number, semitones: number): Floa
   if (!Number.isFinite(semitones)) throw new RangeError(`pitch shift must be finite (got ${semitones})`);
   if (semitones === 0) return Float32Array.from(y);
   const rate = Math.pow(2, -semitones / 12);
-  const shifted = resample(timeStretch(y, rate), sr / rate, sr);
-  return fixLength(shifted, y.length);
+  // The stretched signal is only an intermediate: it lives in this thread's scratch.
+  const n = Math.round(y.length / rate);
+  if (stretchScratch.length < n) stretchScratch = new Float32Array(Math.ceil(n * 1.25));
+  const stretched = y.length === 0 ? new Float32Array(0) : timeStretchSignal(y, rate, n, { out: stretchScratch.subarray(0, n) });
+  return resample(stretched, sr / rate, sr, y.length);
 }
+
+let stretchScratch = new Float32Array(0);
 
 /**
  * Speed change by resampling (tempo and pitch together), as
@@ -87,14 +92,6 @@ export function speedChange(y: Float32Array, factor: number, sr = 22050): Float3
   if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`speed factor must be positive (got ${factor})`);
   if (factor === 1) return Float32Array.from(y);
   return resample(y, sr * factor, sr);
-}
-
-/** librosa.util.fix_length: truncate or zero-pad at the end. */
-function fixLength(y: Float32Array, n: number): Float32Array {
-  if (y.length === n) return y;
-  const out = new Float32Array(n);
-  out.set(y.length > n ? y.subarray(0, n) : y);
-  return out;
 }
 
 /** Applies one augmentation spec; `rng` is used by noise only (one uniform, then a normal per sample). */

@@ -181,9 +181,10 @@ export const gradientRules: Record<string, GradientRule> = {
     const idx = node.outputs[1];
     if (!idx) throw new Error('MaxPool gradient needs the Indices output (build it with two outputs)');
     const d = dy0(c);
-    const flat = g.zerosLike(g.reshape(x, [-1]));
-    const scattered = g.op1('ScatterElements', [flat, g.reshape(idx, [-1]), g.reshape(d, [-1])], { axis: 0 });
-    return [g.reshape(scattered, x.shape)];
+    // MaxUnpool places each output gradient at its argmax (ORT's indices: first maximum wins, as
+    // in PyTorch); output_shape restores rows/columns a floor-mode pool dropped.
+    const attrs = { kernel_shape: node.attrs.kernel_shape!, strides: node.attrs.strides ?? [1, 1] };
+    return [g.opOutputs('MaxUnpool', [d, idx, g.ints(x.shape)], attrs, 1)[0]!];
   },
 
   Transpose: (c) => [c.g.transpose(dy0(c), inversePerm(c.node.attrs.perm as number[]))],

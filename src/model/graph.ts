@@ -360,6 +360,8 @@ function inferShapes(g: Graph, op: string, x: Tensor[], attrs: Record<string, At
         : a0.shape.filter((_, i) => !axes.includes(i));
       return [{ shape, dtype: a0.dtype }];
     }
+    case 'MaxUnpool':
+      return [{ shape: g.constValues(x[2]!), dtype: a0.dtype }];
     case 'Expand': {
       return [{ shape: broadcastShapes(a0.shape, g.constValues(x[1]!)), dtype: a0.dtype }];
     }

@@ -202,5 +202,8 @@ export const trainKind: StageKind<TrainParams> = {
   inputs: [{ kind: 'mfcc', description: 'features.npy, labels.npy, index.json (split per row), labels.json' }],
   random: true,
   module: import.meta.url,
+  // ORT splits MatMul/Conv work across threads by output blocks, never inside a sum: one step and
+  // one epoch with 1 and 2 threads gave bit-identical weights (test/model-train.test.ts).
+  nonSemanticParams: ['threads'],
   run: runTrain,
 };

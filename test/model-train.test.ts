@@ -1,0 +1,98 @@
+/**
+ * The training loop end to end on a tiny architecture and synthetic, separable features:
+ * loss falls, the kept weights are those of the best validation epoch, history is consistent,
+ * runs are reproducible, and whether ORT's thread count changes results.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Architecture } from '../src/model/architecture.js';
+import { scoreProbabilities, gatherStandardised } from '../src/model/data.js';
+import { trainModel, type TrainOptions } from '../src/model/trainer.js';
+import { TrainSession } from '../src/model/train-session.js';
+import { Rng } from '../src/util/rng.js';
+
+export const TINY: Architecture = {
+  conv_blocks: [{ filters: 4, kernel: 3, dropout: 0.1 }],
+  pool: 2,
+  lstm_units: 8,
+  dropout: 0.2,
+  bn_epsilon: 1e-3,
+  bn_momentum: 0.9,
+};
+
+/** Class k lifts coefficients 2k, 2k+1 in every frame, plus noise. */
+export function syntheticData(n: number, frames: number, coeffs: number, classes: number, seed: string) {
+  const rng = new Rng(seed);
+  const features = new Float32Array(n * frames * coeffs);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = i % classes;
+    labels[i] = k;
+    for (let f = 0; f < frames; f++) {
+      for (let c = 0; c < coeffs; c++) {
+        features[(i * frames + f) * coeffs + c] = rng.normal() + (c >> 1 === k ? 1.5 : 0) + 3;
+      }
+    }
+  }
+  return { features, labels };
+}
+
+function options(seed: string, threads: number, epochs: number): TrainOptions {
+  const frames = 12;
+  const coeffs = 8;
+  const classes = 3;
+  const { features, labels } = syntheticData(72, frames, coeffs, classes, 'data');
+  return {
+    features, frames, coefficients: coeffs, labels, classes,
+    trainRows: Array.from({ length: 48 }, (_, i) => i),
+    validationRows: Array.from({ length: 24 }, (_, i) => 48 + i),
+    architecture: TINY, epochs, batchSize: 16,
+    lr: { schedule: 'constant', initial: 1e-2 },
+    adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+    rng: new Rng(seed), session: { threads },
+  };
+}
+
+test('tiny model learns; best-val checkpoint and history are consistent', async () => {
+  const o = options('s1', 1, 6);
+  const r = await trainModel(o);
+  assert.equal(r.history.length, 6);
+  r.history.forEach((h, i) => {
+    assert.equal(h.epoch, i + 1);
+    for (const v of [h.loss, h.accuracy, h.val_loss!, h.val_accuracy!, h.lr, h.seconds]) assert.ok(Number.isFinite(v));
+    assert.ok(h.accuracy >= 0 && h.accuracy <= 1 && h.val_accuracy! >= 0 && h.val_accuracy! <= 1);
+    assert.equal(h.lr, 1e-2);
+  });
+  assert.ok(r.history[5]!.loss < r.history[0]!.loss * 0.8, `loss ${r.history[0]!.loss} → ${r.history[5]!.loss}`);
+  // The checkpoint is the first epoch with the highest val_accuracy...
+  const bestAcc = Math.max(...r.history.map((h) => h.val_accuracy!));
+  assert.equal(r.bestEpoch, r.history.findIndex((h) => h.val_accuracy === bestAcc) + 1);
+  assert.ok(bestAcc > 0.6, `best val_accuracy ${bestAcc}`);
+  // ...and evaluating the kept weights reproduces that epoch's validation metrics.
+  const s = await TrainSession.create(r.layout, o.adam, r.best);
+  const valX = gatherStandardised(o.features, 12 * 8, r.normalizer, o.validationRows);
+  const probs = await s.evaluate(valX, o.validationRows.length);
+  await s.close();
+  const score = scoreProbabilities(probs, o.validationRows.map((i) => o.labels[i]!), 3);
+  assert.equal(score.accuracy, bestAcc);
+  assert.ok(Math.abs(score.loss - r.history[r.bestEpoch - 1]!.val_loss!) < 1e-6);
+});
+
+test('same seed, same weights; another seed, other weights', async () => {
+  const a = await trainModel(options('s2', 1, 1));
+  const b = await trainModel(options('s2', 1, 1));
+  const c = await trainModel(options('s3', 1, 1));
+  assert.deepEqual(a.final.params, b.final.params);
+  assert.notDeepEqual(a.final.params, c.final.params);
+});
+
+test('thread count: 1 vs 2 intra-op threads', async () => {
+  const a = await trainModel(options('s4', 1, 1));
+  const b = await trainModel(options('s4', 2, 1));
+  let maxDiff = 0;
+  a.final.params.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.final.params[i]!))));
+  console.log(`max |param(1 thread) - param(2 threads)| after one epoch: ${maxDiff}`);
+  // Recorded, not asserted either way: the train stage keeps `threads` in its fingerprint unless
+  // this is exactly 0 on every platform.
+  assert.ok(maxDiff < 1e-3);
+});
