@@ -142,3 +142,23 @@ test('RAVDESS clips: MFCC (174 frames) of our load matches librosa', (t) => {
   }
   console.log(rows.join('\n'));
 });
+
+test('scratch reuse: a result does not depend on the calls before it (ratios, lengths, fixed length)', () => {
+  const short = new Float32Array(5000).map((_, i) => Math.sin(i * 0.03) + 0.3 * Math.sin(i * 0.71));
+  const long = new Float32Array(60000).map((_, i) => Math.cos(i * 0.011));
+  const ratios: Array<[number, number]> = [
+    [48000, 22050],
+    [22050 * 1.07, 22050],
+    [22050 / Math.pow(2, 1.3 / 12), 22050],
+    [96000, 22050],
+  ];
+  const first = ratios.map(([a, b]) => resample(short, a, b));
+  for (const [a, b] of ratios) resample(long, a, b); // grows and dirties every scratch buffer
+  ratios.forEach(([a, b], i) => assert.deepEqual(resample(short, a, b), first[i], `${a}->${b}`));
+  // fixedLength: librosa.util.fix_length of the plain result.
+  const plain = resample(short, 48000, 22050);
+  assert.deepEqual(resample(short, 48000, 22050, 1000), plain.subarray(0, 1000));
+  const padded = resample(short, 48000, 22050, plain.length + 7);
+  assert.deepEqual(padded.subarray(0, plain.length), plain);
+  assert.ok(padded.subarray(plain.length).every((v) => v === 0));
+});

@@ -102,6 +102,23 @@ test('training step matches PyTorch autograd fixture', async () => {
     check(`${bn}.batch_mean`, get(`${bn}.batch_mean`), load(`out.${bn}.batch_mean`));
     check(`${bn}.batch_var`, get(`${bn}.batch_var`), load(`out.${bn}.batch_var`));
   }
+  const logits = get('logits');
+  const probs = Array.from(logits, (_, i) => {
+    const row = Math.floor(i / classes) * classes;
+    const max = Math.max(...logits.subarray(row, row + classes));
+    let z = 0;
+    for (let k = 0; k < classes; k++) z += Math.exp(logits[row + k]! - max);
+    return Math.exp(logits[i]! - max) / z;
+  });
+  check('probabilities', probs, load('out.probabilities'));
+  // Moving averages (momentum 0.99) from the initial 0 / 1 with the batch statistics.
+  const stateOut = get('state_out');
+  for (const s of layout.stats) {
+    const [bn, kind] = s.spec.name.split('.') as [string, string];
+    const batch = load(`out.${bn}.${kind === 'moving_mean' ? 'batch_mean' : 'batch_var'}`);
+    const init = kind === 'moving_mean' ? 0 : 1;
+    check(`state.${s.spec.name}`, stateOut.subarray(s.offset, s.offset + s.size), Array.from(batch, (b) => 0.99 * init + 0.01 * b));
+  }
   const after = get('params_out');
   const lrT = (1e-3 * Math.sqrt(1 - 0.999)) / (1 - 0.9);
   for (const s of layout.params) {

@@ -5,37 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Architecture } from '../src/model/architecture.js';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
 import { scoreProbabilities, gatherStandardised } from '../src/model/data.js';
 import { trainModel, type TrainOptions } from '../src/model/trainer.js';
 import { TrainSession } from '../src/model/train-session.js';
 import { Rng } from '../src/util/rng.js';
-
-export const TINY: Architecture = {
-  conv_blocks: [{ filters: 4, kernel: 3, dropout: 0.1 }],
-  pool: 2,
-  lstm_units: 8,
-  dropout: 0.2,
-  bn_epsilon: 1e-3,
-  bn_momentum: 0.9,
-};
-
-/** Class k lifts coefficients 2k, 2k+1 in every frame, plus noise. */
-export function syntheticData(n: number, frames: number, coeffs: number, classes: number, seed: string) {
-  const rng = new Rng(seed);
-  const features = new Float32Array(n * frames * coeffs);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = i % classes;
-    labels[i] = k;
-    for (let f = 0; f < frames; f++) {
-      for (let c = 0; c < coeffs; c++) {
-        features[(i * frames + f) * coeffs + c] = rng.normal() + (c >> 1 === k ? 1.5 : 0) + 3;
-      }
-    }
-  }
-  return { features, labels };
-}
 
 function options(seed: string, threads: number, epochs: number): TrainOptions {
   const frames = 12;

@@ -3,6 +3,7 @@
  * that (normaliser inside) reproduces the best epoch's validation accuracy from raw features.
  */
 import { test } from 'node:test';
+import { Ajv } from 'ajv';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { loadClassifier } from '../src/model/infer.js';
 import { trainKind, type TrainParams } from '../src/stages/train.js';
 import { writeNpy } from '../src/util/npy.js';
 import { Rng } from '../src/util/rng.js';
-import { syntheticData, TINY } from './model-train.test.js';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
 
 const FRAMES = 12;
 const COEFFS = 8;
@@ -87,5 +88,22 @@ test('train stage writes a usable model and consistent metadata', async () => {
     assert.ok(weights.params.every(Number.isFinite));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('train params schema: every default filled, unknown keys rejected at every level', async () => {
+  const ajv = new Ajv({ useDefaults: true, strict: false });
+  const validate = ajv.compile(trainKind.paramsSchema);
+  const p: Record<string, unknown> = { lr: { initial: 0.002 } };
+  assert.ok(validate(p), JSON.stringify(validate.errors));
+  assert.equal(p.epochs, 40);
+  assert.equal(p.batch_size, 32);
+  assert.deepEqual(p.lr, { schedule: 'cosine_decay_restarts', initial: 0.002, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 });
+  assert.deepEqual((p.architecture as { conv_blocks: unknown[] }).conv_blocks, [
+    { filters: 32, kernel: 3, dropout: 0.3 }, { filters: 64, kernel: 3, dropout: 0.3 },
+  ]);
+  for (const bad of [{ nope: 1 }, { lr: { nope: 1 } }, { optimizer: { nope: 1 } }, { architecture: { nope: 1 } },
+    { architecture: { conv_blocks: [{ filters: 8, nope: 1 }] } }, { device: 'tpu' }]) {
+    assert.equal(validate(bad), false, JSON.stringify(bad));
   }
 });

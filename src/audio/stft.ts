@@ -31,14 +31,52 @@ function hannCached(n: number): Float64Array {
   return w;
 }
 
-/** frame[i] = win[i] * y[start + i], zero outside y (centred frames run past both ends). */
-function windowedFrame(y: ArrayLike<number>, start: number, win: Float64Array, frame: Float64Array): void {
+/**
+ * buf[2i + part] = win[i] * y[start + i], zero outside y (centred frames run past both ends):
+ * one frame into the real (part 0) or imaginary (part 1) lane of a complex buffer.
+ */
+function windowedLane(y: ArrayLike<number>, start: number, win: Float64Array, buf: Float64Array, part: number): void {
   const n = win.length;
   const from = Math.max(0, -start);
-  const to = Math.min(n, y.length - start);
-  frame.fill(0, 0, from);
-  for (let i = from; i < to; i++) frame[i] = win[i]! * y[start + i]!;
-  frame.fill(0, Math.max(from, to), n);
+  const to = Math.max(from, Math.min(n, y.length - start));
+  for (let i = 0; i < from; i++) buf[2 * i + part] = 0;
+  for (let i = from; i < to; i++) buf[2 * i + part] = win[i]! * y[start + i]!;
+  for (let i = to; i < n; i++) buf[2 * i + part] = 0;
+}
+
+/**
+ * Centred STFT frames t and t+1 (when t+1 < frames) with one complex transform: frame t in the
+ * real lane, t+1 in the imaginary lane; then, from Z = A + iB, A[k] = (Z[k] + conj Z[N-k]) / 2
+ * and B[k] = (Z[k] - conj Z[N-k]) / 2i, rounded to complex64, bins 0..N/2 into a and b.
+ */
+function analysePair(
+  y: ArrayLike<number>,
+  t: number,
+  frames: number,
+  hop: number,
+  win: Float64Array,
+  buf: Float64Array,
+  spec: Float64Array,
+  a: Float64Array,
+  b: Float64Array,
+): void {
+  const nFft = win.length;
+  const half = nFft >> 1;
+  windowedLane(y, t * hop - half, win, buf, 0);
+  if (t + 1 < frames) windowedLane(y, (t + 1) * hop - half, win, buf, 1);
+  else for (let i = 1; i < 2 * nFft; i += 2) buf[i] = 0;
+  fftOfSize(nFft).transform(spec, buf);
+  for (let k = 0; k <= half; k++) {
+    const m = k === 0 ? 0 : 2 * (nFft - k);
+    const zr = spec[2 * k]!;
+    const zi = spec[2 * k + 1]!;
+    const mr = spec[m]!;
+    const mi = spec[m + 1]!;
+    a[2 * k] = Math.fround(0.5 * (zr + mr));
+    a[2 * k + 1] = Math.fround(0.5 * (zi - mi));
+    b[2 * k] = Math.fround(0.5 * (zi + mi));
+    b[2 * k + 1] = Math.fround(0.5 * (mr - zr));
+  }
 }
 
 /** librosa.stft(y, n_fft, hop_length, center=True, pad_mode='constant'), values rounded to complex64. */
@@ -47,17 +85,14 @@ export function stft(y: ArrayLike<number>, nFft = 2048, hop = nFft / 4): Spectro
   const frames = 1 + Math.floor(y.length / hop);
   const bins = half + 1;
   const win = hannCached(nFft);
-  const fft = fftOfSize(nFft);
-  const frame = new Float64Array(nFft);
+  const buf = new Float64Array(2 * nFft);
   const spec = new Float64Array(2 * nFft);
-  const data = new Float64Array(2 * frames * bins);
-  for (let t = 0; t < frames; t++) {
-    windowedFrame(y, t * hop - half, win, frame); // centred: n_fft/2 zeros of padding each side
-    fft.realTransform(spec, frame);
+  const data = new Float64Array(2 * (frames + 1) * bins); // + 1: room for the odd frame's partner
+  for (let t = 0; t < frames; t += 2) {
     const o = 2 * t * bins;
-    for (let k = 0; k < 2 * bins; k++) data[o + k] = Math.fround(spec[k]!);
+    analysePair(y, t, frames, hop, win, buf, spec, data.subarray(o, o + 2 * bins), data.subarray(o + 2 * bins, o + 4 * bins));
   }
-  return { data, frames, bins, nFft, hop };
+  return { data: data.subarray(0, 2 * frames * bins), frames, bins, nFft, hop };
 }
 
 /** numpy's round-half-to-even. */
@@ -208,6 +243,7 @@ export function istft(D: Spectrogram, length: number): Float32Array {
  */
 let polarScratch = new Float32Array(0);
 let olaScratch = new Float64Array(0);
+let frameScratch = new Float64Array(0);
 
 /**
  * istft(phaseVocoder(stft(y), rate), length), fused: the analysis keeps only magnitudes and
@@ -236,18 +272,21 @@ export function timeStretchSignal(
   const ang = polarScratch.subarray(cells, 2 * cells);
   mag.fill(0, frames * bins);
   ang.fill(0, frames * bins);
-  const frame = new Float64Array(2 * nFft);
-  const spec = new Float64Array(2 * nFft);
-  for (let t = 0; t < frames; t++) {
-    windowedFrame(y, t * hop - half, win, frame);
-    fft.realTransform(spec, frame);
-    for (let k = 0, j = t * bins; k < bins; k++, j++) {
-      polarInto(Math.fround(spec[2 * k]!), Math.fround(spec[2 * k + 1]!), mag, ang, j);
+  if (frameScratch.length < 4 * nFft + 4 * bins) frameScratch = new Float64Array(4 * nFft + 4 * bins);
+  const frame = frameScratch.subarray(0, 2 * nFft);
+  const spec = frameScratch.subarray(2 * nFft, 4 * nFft);
+  const cols = frameScratch.subarray(4 * nFft, 4 * nFft + 4 * bins); // two columns
+  const colA = cols.subarray(0, 2 * bins);
+  const colB = cols.subarray(2 * bins);
+  for (let t = 0; t < frames; t += 2) {
+    analysePair(y, t, frames, hop, win, frame, spec, colA, colB);
+    for (let part = 0; part < 2 && t + part < frames; part++) {
+      const c = part === 0 ? colA : colB;
+      for (let k = 0, j = (t + part) * bins; k < bins; k++, j++) polarInto(c[2 * k]!, c[2 * k + 1]!, mag, ang, j);
     }
   }
 
   const v = newVocoder(mag, ang, bins, hop, nFft, rate);
-  const cols = new Float64Array(4 * bins); // two output columns
   const total = nFft + hop * (nOut - 1);
   if (olaScratch.length < 2 * total) olaScratch = new Float64Array(2 * total);
   const out = olaScratch.subarray(0, total).fill(0);

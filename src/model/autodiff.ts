@@ -3,7 +3,7 @@
  * gradient rule per ONNX op type emit the gradient nodes, the way ORT's training graph builder
  * does. A new architecture built from these ops needs no new gradient code.
  */
-import { Graph, isStatic, numel, type GraphNode, type Tensor } from './graph.js';
+import { broadcastShapes, Graph, isStatic, numel, type GraphNode, type Tensor } from './graph.js';
 
 export interface RuleContext {
   g: Graph;
@@ -17,16 +17,20 @@ export interface RuleContext {
 /** Returns a gradient per input (undefined where not needed or not differentiable). */
 export type GradientRule = (c: RuleContext) => (Tensor | undefined)[];
 
-/** Sums `grad` over the axes it was broadcast along so it matches `shape`. */
+/**
+ * Sums `grad` over the axes it was broadcast along so it broadcasts to `shape` (numpy alignment
+ * from the right). The result may still be smaller than `shape` where `grad` itself was a
+ * not-yet-expanded broadcast gradient.
+ */
 export function unbroadcast(g: Graph, grad: Tensor, shape: number[]): Tensor {
   if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;
   const lead = grad.shape.length - shape.length;
   const axes: number[] = [];
   grad.shape.forEach((d, i) => {
-    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+    if ((i < lead && d !== 1) || (i >= lead && shape[i - lead] === 1 && d !== 1)) axes.push(i);
   });
   let out = axes.length ? g.reduceSum(grad, axes, true) : grad;
-  if (out.shape.length !== shape.length) out = g.reshape(out, shape);
+  if (lead > 0) out = g.reshape(out, out.shape.slice(lead));
   return out;
 }
 
@@ -67,7 +71,7 @@ export const gradientRules: Record<string, GradientRule> = {
     const d = dy0(c);
     return [
       c.need[0] ? unbroadcast(c.g, d, a.shape) : undefined,
-      c.need[1] ? unbroadcast(c.g, c.g.neg(d), b.shape) : undefined,
+      c.need[1] ? c.g.neg(unbroadcast(c.g, d, b.shape)) : undefined,
     ];
   },
 
@@ -75,6 +79,8 @@ export const gradientRules: Record<string, GradientRule> = {
     const { g } = c;
     const [a, b] = c.node.inputs as [Tensor, Tensor];
     const d = dy0(c);
+    // x * x: one gradient 2 x dy, scaling the (possibly broadcast, small) dy first.
+    if (a === b) return [unbroadcast(g, g.mul(g.mul(d, g.scalar(2)), a), a.shape), undefined];
     return [
       c.need[0] ? unbroadcast(g, g.mul(d, b), a.shape) : undefined,
       c.need[1] ? unbroadcast(g, g.mul(d, a), b.shape) : undefined,
@@ -164,12 +170,24 @@ export const gradientRules: Record<string, GradientRule> = {
     let db: Tensor | undefined;
     if (c.need[0]) dx = g.op1('ConvTranspose', [d, w], { pads });
     if (c.need[1]) {
-      // dW[o,c,i,j] = sum_n,h,w x[n,c,h+i,w+j] dy[n,o,h,w]: a Conv with batch and channels swapped.
-      const xt = g.transpose(x, [1, 0, 2, 3]);
-      const dt = g.transpose(d, [1, 0, 2, 3]);
-      const r = g.op1('Conv', [xt, dt], { pads });
-      dw = g.transpose(r, [1, 0, 2, 3]);
-      if (dw.shape.some((s, i) => s !== w.shape[i])) throw new Error(`Conv dW shape [${dw.shape}] != [${w.shape}]`);
+      // dW[o, (c,i,j)] = sum_n,p dy[n,o,p] * patch[n,(c,i,j),p]: im2col from shifted slices of the
+      // padded input, one batched MatMul, a sum over the batch. Measured ~2x faster in ORT than dW
+      // as a Conv with batch and channels swapped (a huge-kernel Conv).
+      const [n, ch] = x.shape as [number, number];
+      const [o, , kh, kw] = w.shape as [number, number, number, number];
+      const [oh, ow] = [d.shape[2]!, d.shape[3]!];
+      const padded = pads.some((p) => p !== 0) ? g.op1('Pad', [x, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : x;
+      const shifts: Tensor[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          shifts.push(g.op1('Slice', [padded, g.ints([i, j]), g.ints([i + oh, j + ow]), g.ints([2, 3])]));
+        }
+      }
+      // Channel-axis concat copies whole [C, H, W] blocks: patch index (i, j, c).
+      const patches = g.reshape(g.op1('Concat', shifts, { axis: 1 }), [n, kh * kw * ch, oh * ow]); // [n, k, p]
+      const dyT = g.transpose(g.reshape(d, [n, o, oh * ow]), [0, 2, 1]); // [n, p, o]
+      const perSample = g.matmul(patches, dyT); // [n, k, o]
+      dw = g.transpose(g.reshape(g.reduceSum(perSample, [0], false), [kh, kw, ch, o]), [3, 2, 0, 1]);
     }
     if (c.need[2]) db = g.reduceSum(d, [0, 2, 3], false);
     return [dx, dw, db];
@@ -269,10 +287,25 @@ export const gradientRules: Record<string, GradientRule> = {
   },
 };
 
+/** The gradient of a reduction, left broadcastable (keepdims shape): consumers expand it lazily. */
 function expandBack(g: Graph, d: Tensor, x: Tensor, axes: number[], keepdims: number): Tensor {
-  let t = d;
-  if (!keepdims) t = g.reshape(t, x.shape.map((s, i) => (axes.includes(i) ? 1 : s)));
-  return g.op1('Expand', [t, g.ints(x.shape)]);
+  return keepdims ? d : g.reshape(d, x.shape.map((s, i) => (axes.includes(i) ? 1 : s)));
+}
+
+/**
+ * Ops whose rules accept an upstream gradient that is only broadcastable to their output (it is
+ * combined elementwise with full-size tensors or reduced by unbroadcast). Others get it expanded.
+ * Keeping reduction gradients small until they meet a full-size tensor saves whole passes over
+ * the largest activations (batch norm's mean/variance paths).
+ */
+const BROADCAST_DY_OK = new Set(['Add', 'Sub', 'Mul', 'Div', 'Sum', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Identity', 'Expand']);
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function materialise(g: Graph, d: Tensor, shape: number[]): Tensor {
+  return sameShape(d.shape, shape) ? d : g.op1('Expand', [d, g.ints(shape)]);
 }
 
 /**
@@ -294,9 +327,13 @@ export function buildGradients(g: Graph, loss: Tensor, wrt: Tensor[], seed?: Ten
   }
   const pending = new Map<string, Tensor[]>();
   const push = (t: Tensor, d: Tensor) => {
-    if (d.shape.length !== t.shape.length || d.shape.some((s, i) => s !== t.shape[i])) {
-      throw new Error(`gradient of ${t.name} has shape [${d.shape}], expected [${t.shape}]`);
+    let ok = d.shape.length <= t.shape.length;
+    try {
+      ok &&= sameShape(broadcastShapes(d.shape, t.shape), t.shape);
+    } catch {
+      ok = false;
     }
+    if (!ok) throw new Error(`gradient of ${t.name} has shape [${d.shape}], not broadcastable to [${t.shape}]`);
     const list = pending.get(t.name);
     if (list) list.push(d);
     else pending.set(t.name, [d]);
@@ -320,12 +357,18 @@ export function buildGradients(g: Graph, loss: Tensor, wrt: Tensor[], seed?: Ten
     if (!need.some(Boolean)) continue;
     const rule = gradientRules[node.op];
     if (!rule) throw new Error(`no gradient rule for op ${node.op}`);
-    const dy = node.outputs.map((o) => (pending.has(o.name) ? take(o) : undefined));
+    const dy = node.outputs.map((o) => {
+      const d = pending.has(o.name) ? take(o) : undefined;
+      return d && !BROADCAST_DY_OK.has(node.op) ? materialise(g, d, o.shape) : d;
+    });
     const dx = rule({ g, node, dy, need });
     node.inputs.forEach((t, k) => {
       const d = dx[k];
       if (need[k] && d) push(t, d);
     });
   }
-  return wrt.map((t) => take(t) ?? g.zerosLike(t));
+  return wrt.map((t) => {
+    const d = take(t);
+    return d ? materialise(g, d, t.shape) : g.zerosLike(t);
+  });
 }

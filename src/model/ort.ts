@@ -45,6 +45,15 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
       ? await ort.InferenceSession.create(model, options)
       : await ort.InferenceSession.create(model, options);
   } catch (e) {
-    throw new EmopipeError('E_MODEL', `cannot create ONNX Runtime session: ${(e as Error).message}`, { cause: e });
+    const msg = (e as Error).message;
+    if (opts.device === 'cuda' && /cuda|providers_shared/i.test(msg)) {
+      throw new EmopipeError(
+        'E_MODEL',
+        "device 'cuda': ONNX Runtime's CUDA execution provider could not be loaded (its libraries are not installed; " +
+          'onnxruntime-node was installed without the CUDA download). Use device: cpu.',
+        { cause: e },
+      );
+    }
+    throw new EmopipeError('E_MODEL', `cannot create ONNX Runtime session: ${msg}`, { cause: e });
   }
 }
