@@ -126,7 +126,7 @@ export function renderReportHtml(input: ReportInput): string {
     ? '<div class="banner" role="alert">SYNTHETIC DATA — not a real result. These numbers come from generated audio and say nothing about emotion recognition.</div>'
     : '';
   const info = input.runInfo
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v === null ? '—' : String(v))}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(formatInfo(v))}</td></tr>`)
     .join('\n');
   const curves = input.curvesSvg
     ? `<section id="training"><h2>Training curves</h2>${svgImage(input.curvesSvg, 'training curves: loss, accuracy and learning rate per epoch')}</section>`
@@ -151,4 +151,11 @@ ${notes}
 </body>
 </html>
 `;
+}
+
+/** Run-info values: non-integers to 4 significant digits (0.5333, not 0.5333333333333333). */
+function formatInfo(v: string | number | boolean | null): string {
+  if (v === null) return '—';
+  if (typeof v === 'number' && !Number.isInteger(v)) return String(Number(v.toPrecision(4)));
+  return String(v);
 }
