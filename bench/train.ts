@@ -33,6 +33,10 @@ const features = new Float32Array(n * frames * coeffs);
 for (let i = 0; i < features.length; i++) features[i] = rng.normal() * 10;
 const labels = Int32Array.from({ length: n }, () => rng.int(classes));
 
+// CPU time of this process per wall second during training: ~threads when the cores are ours,
+// lower when other work shares them (the figure is then a contended one).
+const cpuStart = process.cpuUsage();
+const wallStart = performance.now();
 const result = await trainModel({
   features, frames, coefficients: coeffs, labels, classes,
   trainRows: Array.from({ length: n }, (_, i) => i), validationRows: [],
@@ -42,6 +46,10 @@ const result = await trainModel({
   rng, session: { threads },
   onEpoch: (e) => console.error(`epoch ${e.epoch}: ${(n / e.seconds).toFixed(1)} samples/s (${e.seconds.toFixed(2)} s for ${steps} steps)`),
 });
+
+const cpu = process.cpuUsage(cpuStart);
+const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wallStart);
+console.error(`cpu/wall during training: ${cpuPerWall.toFixed(2)} (${threads} threads; lower means the CPU was shared)`);
 
 const dir = mkdtempSync(join(tmpdir(), 'emopipe-bench-'));
 let inferRate = 0;

@@ -139,7 +139,7 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
 
   const batch = Math.min(p.batch_size, trainRows.length);
   const batches = Math.ceil(trainRows.length / batch);
-  ctx.log.info(`train: ${trainRows.length} training rows, ${validationRows.length} validation rows, ${labelNames.length} classes, ${frames}x${coefficients} features`);
+  ctx.log.info(`${trainRows.length} training rows, ${validationRows.length} validation rows, ${labelNames.length} classes, ${frames}x${coefficients} features`);
   ctx.progress.start(p.epochs * batches, 'batches', `epoch 1/${p.epochs}`);
   const result = await trainModel({
     features: feats.data as Float32Array,
