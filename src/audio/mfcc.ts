@@ -6,6 +6,7 @@
  */
 import { fftOfSize, type FftJs } from './fft.js';
 import { sparseMelFilterbank, type SparseMelFilterbank } from './mel.js';
+import { realFft32, type Fft32 } from './pffft.js';
 
 export interface MfccOptions {
   /** Sample rate of `y` (default 22050). */
@@ -91,6 +92,11 @@ interface Plan {
   window: Float64Array;
   /** Complex FFT of nFft/2 points: a real frame of nFft samples is transformed as nFft/2 complex ones. */
   halfFft: FftJs;
+  /**
+   * pffft's float32 real FFT of nFft points when it loaded (librosa's own STFT is float32; the
+   * MFCCs stay within ~1e-4 of the float64 path), else undefined and halfFft is used.
+   */
+  fft32: Fft32 | undefined;
   /** cos and sin of 2*pi*k/nFft for k = 0..nFft/2, to split the half-size transform into the real one. */
   twCos: Float64Array;
   twSin: Float64Array;
@@ -129,6 +135,7 @@ function planFor(r: ResolvedMfccOptions): Plan {
     nMfcc: r.nMfcc,
     window,
     halfFft: fftOfSize(n / 2),
+    fft32: realFft32(n),
     twCos,
     twSin,
     mel: sparseMelFilterbank({ sampleRate: r.sampleRate, nFft: n, nMels: r.nMels, fmin: r.fmin, fmax: r.fmax }),
@@ -171,7 +178,8 @@ export function frameCount(samples: number, hopLength = 512): number {
 
 /** Copies the centred frame starting at sample s0 into p.frame, windowed, zero outside the signal. */
 function windowFrame(y: ArrayLike<number>, s0: number, p: Plan): void {
-  const { nFft, window, frame } = p;
+  const { nFft, window } = p;
+  const frame = p.fft32 ? p.fft32.input : p.frame;
   if (s0 >= 0 && s0 + nFft <= y.length) {
     for (let i = 0; i < nFft; i++) frame[i] = y[s0 + i] * window[i];
   } else {
@@ -188,6 +196,7 @@ function windowFrame(y: ArrayLike<number>, s0: number, p: Plan): void {
  * conj(Z[nFft/2 - k]). About 1.6x faster than fft.js's realTransform at 2048 points.
  */
 function powerSpectrum(p: Plan): void {
+  if (p.fft32) return powerSpectrum32(p, p.fft32);
   const { nFft, halfFft, twCos, twSin, frame, spectrum, power } = p;
   const half = nFft >> 1;
   halfFft.transform(spectrum, frame);
@@ -201,6 +210,20 @@ function powerSpectrum(p: Plan): void {
     const re = er + c * or + s * oi;
     const im = ei + c * oi - s * or;
     power[k] = 0.25 * (re * re + im * im);
+  }
+}
+
+/** powerSpectrum with pffft: its ordered real output is [X0, X(n/2), re X1, im X1, ...]. */
+function powerSpectrum32(p: Plan, fft: Fft32): void {
+  const { nFft, power } = p;
+  const half = nFft >> 1;
+  fft.forward();
+  const out = fft.output;
+  power[0] = out[0] * out[0];
+  power[half] = out[1] * out[1];
+  for (let k = 1; k < half; k++) {
+    const re = out[2 * k], im = out[2 * k + 1];
+    power[k] = re * re + im * im;
   }
 }
 

@@ -103,6 +103,8 @@ async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
     fn: 'augmentTask',
     tasks: jobs.map((j) => ({ audioFile, offset: j.clip.offset, length: j.clip.length, sampleRate: set.sampleRate, spec: j.spec, seed: j.seed })),
     jobs: ctx.jobs,
+    // The main thread only waits for results: let it do one share of the work too.
+    useCallingThread: true,
     signal: ctx.signal,
     onResult: () => ctx.progress.tick(1),
   });

@@ -98,6 +98,8 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     fn: 'mfccTask',
     tasks: work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options })),
     jobs: ctx.jobs,
+    // The main thread only waits for results: let it do one share of the work too.
+    useCallingThread: true,
     signal: ctx.signal,
     onResult: () => ctx.progress.tick(1),
   });

@@ -45,6 +45,8 @@ async function run(ctx: StageContext<ResampleParams>): Promise<StageResult> {
     fn: 'loadTask',
     tasks,
     jobs: ctx.jobs,
+    // The main thread only waits for results: let it do one share of the work too.
+    useCallingThread: true,
     signal: ctx.signal,
     onResult: () => ctx.progress.tick(1),
   });
