@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   addNoise,
@@ -19,30 +18,9 @@ import { mfccFrames } from '../src/audio/mfcc.js';
 import { atan2, istft, phaseVocoder, stft, timeStretchSignal } from '../src/audio/stft.js';
 import { Rng } from '../src/util/rng.js';
 import { sharedDir } from '../src/util/paths.js';
+import { readF32, maxAbsDiff, snrDb } from './helpers/signal.js';
 
 const FIX = join(sharedDir(), 'fixtures', 'librosa');
-
-function readF32(path: string): Float32Array {
-  const b = readFileSync(path);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function snrDb(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let err = 0;
-  let sig = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (got[i]! - ref[i]!) ** 2;
-    sig += ref[i]! ** 2;
-  }
-  return 10 * Math.log10(sig / err);
-}
 
 // The fixtures' augmentations start from librosa's 22050 Hz load of speech_48k.
 const y = readF32(join(FIX, 'speech_48k.y22050.f32'));

@@ -6,23 +6,12 @@ import { pathToFileURL } from 'node:url';
 import { melFilterbank, sparseMelFilterbank } from '../src/audio/mel.js';
 import { frameCount, logMelSpectrogram, mfccFrames } from '../src/audio/mfcc.js';
 import { packageRoot, sharedDir } from '../src/util/paths.js';
+import { readF32, maxAbsDiff } from './helpers/signal.js';
 
 const lib = join(sharedDir(), 'fixtures', 'librosa');
 const manifest = JSON.parse(readFileSync(join(lib, 'manifest.json'), 'utf8')) as {
   fixtures: Record<string, { y22050: { file: string; shape: number[] }; mfcc: { file: string; shape: number[] }; mfcc174: { file: string } }>;
 };
-
-function readF32(path: string): Float32Array {
-  const b = readFileSync(path);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 test('mel filterbank matches librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128)', () => {
   const ref = readF32(join(lib, 'mel_fb_sr22050_nfft2048_nmels128.f32'));

@@ -11,32 +11,11 @@ import { HQ_PASSBAND_END } from '../src/audio/soxr-plan.js';
 import { downmixToMono, readWav } from '../src/audio/wav.js';
 import { mfccFrames } from '../src/audio/mfcc.js';
 import { sharedDir } from '../src/util/paths.js';
+import { readF32, snrDb, maxAbsDiff } from './helpers/signal.js';
 
 const FIX = join(sharedDir(), 'fixtures', 'librosa');
 const RAVDESS_FIX = join(FIX, 'ravdess');
 const RAVDESS_DATA = join(sharedDir(), 'data', 'ravdess');
-
-function readF32(path: string): Float32Array {
-  const b = readFileSync(path);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function snrDb(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let err = 0;
-  let sig = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (got[i]! - ref[i]!) ** 2;
-    sig += ref[i]! ** 2;
-  }
-  return 10 * Math.log10(sig / err);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 /** librosa.load(path, sr=22050) with our decoder and resampler. */
 function load22050(path: string): { y: Float32Array; n: number; sr: number } {
