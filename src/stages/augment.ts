@@ -3,11 +3,10 @@ import { readFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import type { AugmentSpec } from '../audio/augment.js';
 import { EmopipeError } from '../util/errors.js';
-import { runPool } from '../util/pool.js';
+import { runAudioTasks } from './run-audio-tasks.js';
 import type { Rng } from '../util/rng.js';
 import { AUDIO_FILE, readClipSet, writeClipSet, type StoredClip } from './clip-store.js';
 import { SPLIT_FILE, type SplitFile } from './split.js';
-import type { AugmentTask } from './audio-tasks.js';
 
 /** One augmented copy per training clip, with the range its random value is drawn from. */
 export type CopyRecipe =
@@ -79,8 +78,6 @@ export function drawSpec(recipe: CopyRecipe, rng: Rng): AugmentSpec {
 // Rounded so the value recorded in index.json is exactly the value applied.
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
-const TASKS = new URL('./audio-tasks.js', import.meta.url);
-
 async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
   const inDir = ctx.input('resample').dir;
   const set = await readClipSet(inDir);
@@ -97,18 +94,7 @@ async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
   }
 
   const audioFile = join(inDir, AUDIO_FILE);
-  ctx.progress.start(jobs.length, 'copies', 'augment');
-  const outcomes = await runPool<AugmentTask, { y: Float32Array }>({
-    module: TASKS,
-    fn: 'augmentTask',
-    tasks: jobs.map((j) => ({ audioFile, offset: j.clip.offset, length: j.clip.length, sampleRate: set.sampleRate, spec: j.spec, seed: j.seed })),
-    jobs: ctx.jobs,
-    // The main thread only waits for results: let it do one share of the work too.
-    useCallingThread: true,
-    signal: ctx.signal,
-    onResult: () => ctx.progress.tick(1),
-  });
-  ctx.progress.done();
+  const outcomes = await runAudioTasks(ctx, 'augmentTask', jobs.map((j) => ({ audioFile, offset: j.clip.offset, length: j.clip.length, sampleRate: set.sampleRate, spec: j.spec, seed: j.seed })), 'copies');
 
   const out: { clip: Omit<StoredClip, 'offset' | 'length'>; y: Float32Array }[] = [];
   const failed: { path: string; error: string }[] = [];

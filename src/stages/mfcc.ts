@@ -4,10 +4,9 @@ import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import type { MfccOptions } from '../audio/mfcc.js';
 import { EmopipeError } from '../util/errors.js';
 import { writeNpy } from '../util/npy.js';
-import { runPool } from '../util/pool.js';
+import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
 import { SPLIT_FILE, type SplitFile, type SplitName } from './split.js';
-import type { MfccTask } from './audio-tasks.js';
 
 export interface MfccParams {
   n_mfcc: number;
@@ -67,8 +66,6 @@ export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
   };
 }
 
-const TASKS = new URL('./audio-tasks.js', import.meta.url);
-
 async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   const originalsDir = ctx.input('resample').dir;
   const originals = await readClipSet(originalsDir);
@@ -92,18 +89,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   for (const clip of augmented?.clips ?? []) work.push({ clip, audioFile: join(augmentDir!, AUDIO_FILE), split: 'train' });
   if (unassigned > 0) ctx.log.warn(`${unassigned} clips have no split assignment and were left out`);
 
-  ctx.progress.start(work.length, 'clips', 'mfcc');
-  const outcomes = await runPool<MfccTask, { data: Float32Array }>({
-    module: TASKS,
-    fn: 'mfccTask',
-    tasks: work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options })),
-    jobs: ctx.jobs,
-    // The main thread only waits for results: let it do one share of the work too.
-    useCallingThread: true,
-    signal: ctx.signal,
-    onResult: () => ctx.progress.tick(1),
-  });
-  ctx.progress.done();
+  const outcomes = await runAudioTasks(ctx, 'mfccTask', work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options })), 'clips');
 
   const labels = originals.labels;
   const labelIndex = new Map(labels.map((l, i) => [l, i]));

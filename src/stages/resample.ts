@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { MANIFEST_FILE, resolveManifestPath, type Manifest } from '../corpus/manifest.js';
 import { EmopipeError } from '../util/errors.js';
-import { runPool } from '../util/pool.js';
+import { runAudioTasks } from './run-audio-tasks.js';
 import { writeClipSet } from './clip-store.js';
-import type { LoadResult, LoadTask } from './audio-tasks.js';
+import type { LoadTask } from './audio-tasks.js';
 
 export interface ResampleParams {
   rate: number;
@@ -31,26 +31,13 @@ export const resampleParamsSchema = {
   },
 } as const;
 
-const TASKS = new URL('./audio-tasks.js', import.meta.url);
-
 async function run(ctx: StageContext<ResampleParams>): Promise<StageResult> {
   const ingestDir = ctx.input('ingest').dir;
   const manifest = JSON.parse(await readFile(join(ingestDir, MANIFEST_FILE), 'utf8')) as Manifest;
   const rows = manifest.rows;
   const tasks: LoadTask[] = rows.map((r) => ({ file: resolveManifestPath(ingestDir, manifest, r), rate: ctx.params.rate }));
 
-  ctx.progress.start(tasks.length, 'files', 'resample');
-  const outcomes = await runPool<LoadTask, LoadResult>({
-    module: TASKS,
-    fn: 'loadTask',
-    tasks,
-    jobs: ctx.jobs,
-    // The main thread only waits for results: let it do one share of the work too.
-    useCallingThread: true,
-    signal: ctx.signal,
-    onResult: () => ctx.progress.tick(1),
-  });
-  ctx.progress.done();
+  const outcomes = await runAudioTasks(ctx, 'loadTask', tasks, 'files');
 
   const failed: { path: string; error: string }[] = [];
   const kept: { clip: { source: string; label: string; speaker: string; augmentation: null }; y: Float32Array }[] = [];
