@@ -4,18 +4,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cache } from '../src/engine/cache.js';
 import { Registry } from '../src/engine/registry.js';
-import { DEMO, Rig, lastJson } from './helpers/rig.js';
-
-function withRig(fn: (rig: Rig) => Promise<void>) {
-  return async () => {
-    const rig = new Rig();
-    try {
-      await fn(rig);
-    } finally {
-      rig.cleanup();
-    }
-  };
-}
+import { DEMO, Rig, lastJson, withRig } from './helpers/rig.js';
 
 async function ok(rig: Rig, args: string[], env: Record<string, string> = {}) {
   const r = await rig.cli(args, env);

@@ -4,18 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cache } from '../src/engine/cache.js';
 import { Registry } from '../src/engine/registry.js';
-import { DEMO, Rig, finished, lastJson } from './helpers/rig.js';
-
-function withRig(fn: (rig: Rig) => Promise<void>) {
-  return async () => {
-    const rig = new Rig();
-    try {
-      await fn(rig);
-    } finally {
-      rig.cleanup();
-    }
-  };
-}
+import { DEMO, finished, lastJson, withRig } from './helpers/rig.js';
 
 async function waitFor(cond: () => boolean, what: string, ms = 15000): Promise<void> {
   const t0 = Date.now();

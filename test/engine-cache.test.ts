@@ -6,21 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { Cache, MANIFEST } from '../src/engine/cache.js';
 import { tryLock, acquireLock } from '../src/engine/lock.js';
 import type { RunResult } from '../src/engine/run.js';
-import { DEMO, Rig } from './helpers/rig.js';
+import { DEMO, withRig } from './helpers/rig.js';
 
 const statusOf = (r: RunResult) => Object.fromEntries(r.stages.map((s) => [s.name, s.status]));
 const fpOf = (r: RunResult, name: string) => r.stages.find((s) => s.name === name)!.fingerprint!;
-
-function withRig(fn: (rig: Rig) => Promise<void>) {
-  return async () => {
-    const rig = new Rig();
-    try {
-      await fn(rig);
-    } finally {
-      rig.cleanup();
-    }
-  };
-}
 
 test('first run computes every stage, second is all cache hits with the same outputs', withRig(async (rig) => {
   rig.write('p.yaml', DEMO);

@@ -42,55 +42,70 @@ const mod = await loadModule();
 export const pffftAvailable = mod !== undefined;
 
 /**
- * One float32 transform of a fixed size with its input and output buffers on the WebAssembly heap.
- * Write into `input`, call `forward()` or `backward()`, read `output`; the views are re-made if
- * the heap grows (only allocations grow it, so views taken after the last `*Fft32` call stay valid).
+ * An input and an output buffer of `floats` values on the WebAssembly heap, with typed-array views
+ * that are re-made when the heap grows (only allocations grow it).
  */
-export class Fft32 {
-  readonly size: number;
-  private readonly setup: number;
-  private readonly inPtr: number;
-  private readonly outPtr: number;
-  private readonly workPtr: number;
-  private readonly floats: number;
+abstract class HeapIo {
   private heap: Float32Array;
   private inView: Float32Array;
   private outView: Float32Array;
 
-  constructor(size: number, complex: boolean) {
-    if (!mod) throw new Error('pffft-wasm is not available');
-    this.size = size;
-    this.floats = complex ? 2 * size : size;
-    this.setup = mod._pffft_new_setup(size, complex ? PFFFT_COMPLEX : PFFFT_REAL);
-    if (this.setup === 0) throw new RangeError(`pffft: unsupported size ${size}`);
-    this.inPtr = mod._pffft_aligned_malloc(4 * this.floats);
-    this.outPtr = mod._pffft_aligned_malloc(4 * this.floats);
-    this.workPtr = mod._pffft_aligned_malloc(4 * this.floats);
-    this.heap = mod.HEAPF32;
-    this.inView = this.heap.subarray(this.inPtr >> 2, (this.inPtr >> 2) + this.floats);
-    this.outView = this.heap.subarray(this.outPtr >> 2, (this.outPtr >> 2) + this.floats);
+  protected constructor(
+    protected readonly inPtr: number,
+    protected readonly outPtr: number,
+    private readonly floats: number,
+  ) {
+    this.heap = mod!.HEAPF32;
+    this.inView = this.view(inPtr);
+    this.outView = this.view(outPtr);
+  }
+
+  private view(ptr: number): Float32Array {
+    return this.heap.subarray(ptr >> 2, (ptr >> 2) + this.floats);
   }
 
   private refresh(): void {
     if (mod!.HEAPF32 === this.heap) return;
     this.heap = mod!.HEAPF32;
-    this.inView = this.heap.subarray(this.inPtr >> 2, (this.inPtr >> 2) + this.floats);
-    this.outView = this.heap.subarray(this.outPtr >> 2, (this.outPtr >> 2) + this.floats);
+    this.inView = this.view(this.inPtr);
+    this.outView = this.view(this.outPtr);
   }
 
-  /** Time-domain samples (real: size values; complex: interleaved re, im). */
+  /** Values to transform (real: size values; complex: interleaved re, im). */
   get input(): Float32Array {
     this.refresh();
     return this.inView;
   }
 
   /**
-   * The transform. Complex: interleaved (re, im) per bin. Real forward: [X0, X(n/2), re X1, im X1, ...]
+   * The result. Complex: interleaved (re, im) per bin. Real forward: [X0, X(n/2), re X1, im X1, ...]
    * (DC and Nyquist are real and share the first pair). Not scaled.
    */
   get output(): Float32Array {
     this.refresh();
     return this.outView;
+  }
+}
+
+/**
+ * One float32 transform of a fixed size with its input and output buffers on the WebAssembly heap.
+ * Write into `input`, call `forward()` or `backward()`, read `output`; the views are re-made if
+ * the heap grows (only allocations grow it, so views taken after the last `*Fft32` call stay valid).
+ */
+export class Fft32 extends HeapIo {
+  readonly size: number;
+  private readonly setup: number;
+  private readonly workPtr: number;
+
+  constructor(size: number, complex: boolean) {
+    if (!mod) throw new Error('pffft-wasm is not available');
+    const floats = complex ? 2 * size : size;
+    const setup = mod._pffft_new_setup(size, complex ? PFFFT_COMPLEX : PFFFT_REAL);
+    if (setup === 0) throw new RangeError(`pffft: unsupported size ${size}`);
+    super(mod._pffft_aligned_malloc(4 * floats), mod._pffft_aligned_malloc(4 * floats), floats);
+    this.size = size;
+    this.setup = setup;
+    this.workPtr = mod._pffft_aligned_malloc(4 * floats);
   }
 
   forward(): void {
@@ -128,66 +143,36 @@ export function complexFft32(size: number): Fft32 | undefined {
  * `filter()`, read the circular convolution with h from `output`. The spectra stay in pffft's
  * internal order and the product runs in WebAssembly.
  */
-export class FftConvolver32 {
+export class FftConvolver32 extends HeapIo {
   readonly size: number;
   private readonly setup: number;
-  private readonly inPtr: number;
   private readonly specPtr: number;
   private readonly filterPtr: number;
   private readonly prodPtr: number;
-  private readonly outPtr: number;
   private readonly workPtr: number;
-  private heap: Float32Array;
-  private inView: Float32Array;
-  private outView: Float32Array;
 
   constructor(size: number, h: ArrayLike<number>) {
     if (!mod) throw new Error('pffft-wasm is not available');
     if (size < 32 || (size & (size - 1)) !== 0 || h.length > size) throw new RangeError(`FftConvolver32: bad size ${size} for ${h.length} taps`);
+    const alloc = () => mod!._pffft_aligned_malloc(4 * size);
+    super(alloc(), alloc(), size);
     this.size = size;
     this.setup = mod._pffft_new_setup(size, PFFFT_REAL);
-    const alloc = () => mod!._pffft_aligned_malloc(4 * size);
-    this.inPtr = alloc();
     this.specPtr = alloc();
     this.filterPtr = alloc();
     this.prodPtr = alloc();
-    this.outPtr = alloc();
     this.workPtr = alloc();
-    this.heap = mod.HEAPF32;
-    this.inView = this.view(this.inPtr);
-    this.outView = this.view(this.outPtr);
-    const hIn = this.inView;
+    const hIn = this.input;
     hIn.fill(0);
     for (let i = 0; i < h.length; i++) hIn[i] = h[i]!;
     mod._pffft_transform(this.setup, this.inPtr, this.filterPtr, this.workPtr, PFFFT_FORWARD);
-  }
-
-  private view(ptr: number): Float32Array {
-    return this.heap.subarray(ptr >> 2, (ptr >> 2) + this.size);
-  }
-
-  private refresh(): void {
-    if (mod!.HEAPF32 === this.heap) return;
-    this.heap = mod!.HEAPF32;
-    this.inView = this.view(this.inPtr);
-    this.outView = this.view(this.outPtr);
-  }
-
-  get input(): Float32Array {
-    this.refresh();
-    return this.inView;
-  }
-
-  get output(): Float32Array {
-    this.refresh();
-    return this.outView;
   }
 
   /** output <- input (*) h, circular over `size` points. */
   filter(): void {
     const m = mod!;
     m._pffft_transform(this.setup, this.inPtr, this.specPtr, this.workPtr, PFFFT_FORWARD);
-    this.heap.fill(0, this.prodPtr >> 2, (this.prodPtr >> 2) + this.size);
+    m.HEAPF32.fill(0, this.prodPtr >> 2, (this.prodPtr >> 2) + this.size);
     m._pffft_zconvolve_accumulate(this.setup, this.specPtr, this.filterPtr, this.prodPtr, 1 / this.size);
     m._pffft_transform(this.setup, this.prodPtr, this.outPtr, this.workPtr, PFFFT_BACKWARD);
   }

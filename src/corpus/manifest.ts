@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** RAVDESS fields parsed from a file name (`03-01-EE-II-SS-RR-AA.wav`), kept on each manifest row. */
@@ -69,4 +70,9 @@ export function resolveManifestPath(manifestDir: string, manifest: Pick<Manifest
 /** Path of manifest.json inside an ingest stage's output directory. */
 export function manifestFile(dir: string): string {
   return join(dir, MANIFEST_FILE);
+}
+
+/** The manifest.json of an ingest stage's output directory. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  return JSON.parse(await readFile(manifestFile(dir), 'utf8')) as Manifest;
 }

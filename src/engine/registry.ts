@@ -9,7 +9,8 @@ import { withLock } from './lock.js';
 export type StageStatus = 'cached' | 'ran' | 'failed' | 'skipped' | 'interrupted';
 export type RunStatus = 'ok' | 'failed' | 'interrupted';
 
-export interface StageRecord {
+/** What a run knows of each stage, both in memory (StageOutcome) and on record (StageRecord). */
+export interface StageFacts {
   name: string;
   kind: string;
   fingerprint: string | null;
@@ -20,6 +21,9 @@ export interface StageRecord {
   /** Resolved params (with defaults), as run. */
   params: Record<string, unknown>;
   parts: FingerprintParts | null;
+}
+
+export interface StageRecord extends StageFacts {
   metrics?: Record<string, number | string | null>;
   summary?: string;
   error?: string;

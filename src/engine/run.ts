@@ -10,7 +10,7 @@ import { resolvedYaml, type Pipeline, type StageSpec } from './config.js';
 import { fingerprintOf, fingerprintParts, type FingerprintParts } from './fingerprint.js';
 import { acquireLock } from './lock.js';
 import { silentLogger, silentProgress, type RunObserver } from './observer.js';
-import { Registry, type RunRecord, type RunStatus, type StageStatus } from './registry.js';
+import { Registry, type RunRecord, type RunStatus, type StageFacts, type StageStatus } from './registry.js';
 import type { StageContext, StageInput, StageResult } from './stage.js';
 import { writeRunView } from './view.js';
 import { markActive } from './active.js';
@@ -34,16 +34,7 @@ export interface EngineOptions {
   record?: boolean;
 }
 
-export interface StageOutcome {
-  name: string;
-  kind: string;
-  fingerprint: string | null;
-  contentHash: string | null;
-  status: StageStatus;
-  seconds: number;
-  outputDir: string | null;
-  params: Record<string, unknown>;
-  parts: FingerprintParts | null;
+export interface StageOutcome extends StageFacts {
   result: StageResult;
   error?: EmopipeError;
   manifest?: EntryManifest;

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import type { AugmentSpec } from '../audio/augment.js';
 import { EmopipeError } from '../util/errors.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import type { Rng } from '../util/rng.js';
 import { AUDIO_FILE, readClipSet, writeClipSet, type StoredClip } from './clip-store.js';
-import { SPLIT_FILE, type SplitFile } from './split.js';
+import { readSplitFile } from './split.js';
 
 /** One augmented copy per training clip, with the range its random value is drawn from. */
 export type CopyRecipe =
@@ -81,7 +80,7 @@ const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
   const inDir = ctx.input('resample').dir;
   const set = await readClipSet(inDir);
-  const split = JSON.parse(await readFile(join(ctx.input('split').dir, SPLIT_FILE), 'utf8')) as SplitFile;
+  const split = await readSplitFile(ctx.input('split').dir);
   const training = set.clips.filter((c) => c.augmentation === null && split.assignments[c.source] === 'train');
 
   const jobs: { clip: StoredClip; spec: AugmentSpec; seed: string; copy: number }[] = [];

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import type { MfccOptions } from '../audio/mfcc.js';
 import { EmopipeError } from '../util/errors.js';
 import { writeNpy } from '../util/npy.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
-import { SPLIT_FILE, type SplitFile, type SplitName } from './split.js';
+import { readSplitFile, type SplitName } from './split.js';
 
 export interface MfccParams {
   n_mfcc: number;
@@ -71,7 +71,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   const originals = await readClipSet(originalsDir);
   const augmentDir = ctx.maybeInput('augment')?.dir;
   const augmented: ClipSet | undefined = augmentDir ? await readClipSet(augmentDir) : undefined;
-  const split = JSON.parse(await readFile(join(ctx.input('split').dir, SPLIT_FILE), 'utf8')) as SplitFile;
+  const split = await readSplitFile(ctx.input('split').dir);
   if (augmented && augmented.sampleRate !== originals.sampleRate) {
     throw new EmopipeError('E_STAGE_FAILED', `augment output is at ${augmented.sampleRate} Hz but resample output at ${originals.sampleRate} Hz`);
   }

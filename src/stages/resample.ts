@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
-import { MANIFEST_FILE, resolveManifestPath, type Manifest } from '../corpus/manifest.js';
+import { readManifest, resolveManifestPath } from '../corpus/manifest.js';
 import { EmopipeError } from '../util/errors.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { writeClipSet } from './clip-store.js';
@@ -33,7 +31,7 @@ export const resampleParamsSchema = {
 
 async function run(ctx: StageContext<ResampleParams>): Promise<StageResult> {
   const ingestDir = ctx.input('ingest').dir;
-  const manifest = JSON.parse(await readFile(join(ingestDir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const manifest = await readManifest(ingestDir);
   const rows = manifest.rows;
   const tasks: LoadTask[] = rows.map((r) => ({ file: resolveManifestPath(ingestDir, manifest, r), rate: ctx.params.rate }));
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-import { MANIFEST_FILE, type Manifest, type ManifestRow } from '../corpus/manifest.js';
+import { readManifest, type Manifest, type ManifestRow } from '../corpus/manifest.js';
 
 export type SplitName = 'train' | 'validation' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
@@ -28,6 +28,11 @@ export interface SplitFile {
 }
 
 export const SPLIT_FILE = 'split.json';
+
+/** The split.json of a split stage's output directory. */
+export async function readSplitFile(dir: string): Promise<SplitFile> {
+  return JSON.parse(await readFile(join(dir, SPLIT_FILE), 'utf8')) as SplitFile;
+}
 
 const share = (description: string, dflt: number) => ({
   oneOf: [
@@ -148,7 +153,7 @@ export function computeSplit(manifest: Pick<Manifest, 'rows'>, p: SplitParams, r
 }
 
 async function run(ctx: StageContext<SplitParams>): Promise<StageResult> {
-  const manifest = JSON.parse(await readFile(join(ctx.input('ingest').dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const manifest = await readManifest(ctx.input('ingest').dir);
   const split = computeSplit(manifest, ctx.params, ctx.rng);
   await writeFile(join(ctx.outDir, SPLIT_FILE), JSON.stringify(split, null, 1) + '\n');
   const emptyLabels = Object.entries(split.byLabel).filter(([, c]) => c.train === 0).map(([l]) => l);

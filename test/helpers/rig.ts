@@ -145,3 +145,15 @@ stages:
     with:
       sep: "+"
 `;
+
+/** A test body that gets a fresh rig, removed afterwards whatever happens. */
+export function withRig(fn: (rig: Rig) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const rig = new Rig();
+    try {
+      await fn(rig);
+    } finally {
+      rig.cleanup();
+    }
+  };
+}
