@@ -91,7 +91,7 @@ if (profIdx >= 0) {
     fillDropoutMask(rng, m, mk.rate);
     return m;
   });
-  for (let i = 0; i < 6; i++) await s.step(B, x, onehot, masks, 1e-3);
+  for (let i = 0; i < 16; i++) await s.step(B, x, onehot, masks, 1e-3);
   const sessions = (s as unknown as { sessions: Map<number, Promise<{ endProfiling(): void }>> }).sessions;
   for (const p of sessions.values()) (await p).endProfiling();
   await s.close();

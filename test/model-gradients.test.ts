@@ -41,6 +41,15 @@ const cases: Case[] = [
     name: 'Conv same + bias', inputs: [[2, 3, 6, 5], [4, 3, 3, 3], [4]],
     build: (g, x, w, b) => g.op1('Conv', [x!, w!, b!], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }),
   },
+  {
+    // 7x6 input, stride 2: the last column is never read, so dx needs output_padding.
+    name: 'Conv stride 2 (output_padding)', inputs: [[2, 3, 7, 6], [4, 3, 3, 3], [4]],
+    build: (g, x, w, b) => g.op1('Conv', [x!, w!, b!], { pads: [1, 1, 1, 1], kernel_shape: [3, 3], strides: [2, 2] }),
+  },
+  { name: 'ReduceMax (one axis)', inputs: [[2, 4, 3]], build: (g, x) => g.op1('ReduceMax', [x!], { axes: [1], keepdims: 0 }) },
+  { name: 'ReduceMax (keepdims)', inputs: [[3, 2, 4]], build: (g, x) => g.op1('ReduceMax', [x!], { axes: [0, 2], keepdims: 1 }) },
+  // Sign is piecewise constant: x * sign(x) = |x| has derivative sign(x).
+  { name: 'Sign (stops the gradient)', inputs: [[6]], build: (g, x) => g.mul(x!, g.op1('Sign', [x!])), range: [0.2, 1] },
   { name: 'MaxPool (floor, indices)', inputs: [[2, 3, 5, 4]], build: (g, x) => g.op('MaxPool', [x!], pool)[0]! },
   { name: 'Transpose', inputs: [[2, 3, 4]], build: (g, x) => g.transpose(x!, [2, 0, 1]) },
   { name: 'Reshape', inputs: [[2, 3, 4]], build: (g, x) => g.reshape(x!, [0, 12]) },
@@ -114,3 +123,17 @@ for (const c of cases) {
     assert.ok(err < tol, `${c.name}: max relative difference ${err} (tolerance ${tol})`);
   });
 }
+
+test('ReduceMax splits the gradient evenly between tied maxima', async () => {
+  const ort = await loadOrt();
+  const g = new Graph();
+  const x = g.input('x', [2, 4]);
+  const y = g.op1('ReduceMax', [x], { axes: [1], keepdims: 0 });
+  const loss = g.reduceSum(y, [0], false);
+  g.output(loss, 'loss');
+  g.output(buildGradients(g, loss, [x])[0]!, 'dx');
+  const session = await createSession(g.toModel(), { threads: 1 });
+  const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, 3, 3, 0, 2, 2, 2, 2]), [2, 4]) });
+  await session.release();
+  assert.deepEqual(Array.from(out.dx!.data as Float32Array), [0, 0.5, 0.5, 0, 0.25, 0.25, 0.25, 0.25]);
+});

@@ -4,9 +4,7 @@
  * reshape (43, 640) → BiLSTM 64 → drop .5 → dense softmax.
  */
 import type { Tensor } from './graph.js';
-import {
-  batchNorm, bidirectionalLstm, conv2d, dense, dropout, mapToSequence, maxPool, relu, type NetworkContext,
-} from './layers.js';
+import { bidirectionalLstm, convBlock, dense, dropout, mapToSequence, type NetworkContext } from './layers.js';
 
 export interface ConvBlock {
   filters: number;
@@ -72,10 +70,8 @@ export function buildNetwork(ctx: NetworkContext, x: Tensor, arch: Architecture,
   let h = g.op1('Unsqueeze', [x, g.ints([1])]); // [N, 1, frames, coefficients]
   arch.conv_blocks.forEach((block, i) => {
     const n = i + 1;
-    h = conv2d(ctx, `conv${n}`, h, block.filters, block.kernel);
-    h = relu(ctx, h);
-    h = batchNorm(ctx, `bn${n}`, h, arch.bn_epsilon, arch.bn_momentum);
-    h = maxPool(ctx, h, arch.pool);
+    const spec = { filters: block.filters, kernel: block.kernel, pool: arch.pool, epsilon: arch.bn_epsilon, momentum: arch.bn_momentum };
+    h = convBlock(ctx, n, h, spec, i > 0);
     h = dropout(ctx, `dropout${n}`, h, block.dropout);
   });
   h = mapToSequence(ctx, h);

@@ -192,6 +192,9 @@ export class Graph {
   reduceMean(x: Tensor, axes: number[], keepdims = true): Tensor {
     return this.op1('ReduceMean', [x], { axes, keepdims: keepdims ? 1 : 0 });
   }
+  cast(x: Tensor, dtype: DType): Tensor {
+    return x.dtype === dtype ? x : this.op1('Cast', [x], { to: CODE[dtype] });
+  }
   zerosLike(x: Tensor): Tensor {
     if (!isStatic(x.shape)) throw new Error('zerosLike needs a static shape');
     return this.op1('ConstantOfShape', [this.ints(x.shape)], {
@@ -257,7 +260,11 @@ function inferShapes(g: Graph, op: string, x: Tensor[], attrs: Record<string, At
     case 'Where':
       return [{ shape: [x[0]!.shape, x[1]!.shape, x[2]!.shape].reduce(broadcastShapes), dtype: x[1]!.dtype }];
     case 'Cast':
-      return [{ shape: a0.shape, dtype: attrs.to as unknown as DType }];
+    {
+      const to = (Object.keys(CODE) as DType[]).find((d) => CODE[d] === attrs.to);
+      if (!to) throw new Error(`Cast to unsupported type code ${String(attrs.to)}`);
+      return [{ shape: a0.shape, dtype: to }];
+    }
     case 'Softmax':
     case 'LogSoftmax':
     case 'ScatterElements':

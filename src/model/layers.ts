@@ -35,53 +35,92 @@ export interface NetworkContext {
   batchStats(name: string, mean: Tensor, variance: Tensor, momentum: number): void;
 }
 
-/** 2-D convolution, 'same' zero padding, stride 1, with bias. x: [N, C, H, W]. */
-export function conv2d(ctx: NetworkContext, name: string, x: Tensor, filters: number, kernel: number): Tensor {
-  const c = x.shape[1]!;
-  const w = ctx.param({
-    name: `${name}.kernel`, shape: [filters, c, kernel, kernel], init: 'glorot_uniform',
-    fanIn: c * kernel * kernel, fanOut: filters * kernel * kernel,
-  });
-  const b = ctx.param({ name: `${name}.bias`, shape: [filters], init: 'zeros' });
-  const lo = Math.floor((kernel - 1) / 2);
-  const hi = kernel - 1 - lo;
-  return ctx.g.op1('Conv', [x, w, b], { pads: [lo, lo, hi, hi], kernel_shape: [kernel, kernel] });
-}
-
-export function relu(ctx: NetworkContext, x: Tensor): Tensor {
-  return ctx.g.op1('Relu', [x]);
+export interface ConvBlockSpec {
+  filters: number;
+  kernel: number;
+  /** Max-pool window and stride (floor mode). */
+  pool: number;
+  epsilon: number;
+  momentum: number;
 }
 
 /**
- * Batch normalisation over (N, H, W) per channel, Keras semantics: training uses the batch mean
- * and biased variance; inference the moving averages (momentum applied by the training step).
+ * The reference block: conv ('same' padding, bias) → ReLU → batch norm (Keras semantics: batch
+ * mean and biased variance in training, moving averages at inference) → max pool. Block `n`
+ * owns `conv<n>.*` and `bn<n>.*`. `inputGradient: false` when the block reads the network input.
+ *
+ * Training evaluates the same function with fewer passes over the full-resolution activations,
+ * the largest tensors of the step (measured per op in ORT, see bench/train.ts --profile):
+ * - batch statistics from E[r] and E[r^2], without a centred copy of r;
+ * - batch norm's per-channel affine s*r + t moved after the pooling, on a quarter of the data:
+ *   max(s*r + t) = |s| * max(sign(s) * r) + t, and sign(s) = sign(gamma) because 1/sqrt(var+eps) > 0;
+ * - where the block needs no input gradient and the pool divides the map, the convolution runs
+ *   once per pooling-window offset (stride = pool; the shifted views of the input stacked on the
+ *   batch axis), so activations come out window-major [N, pool^2, F, H/pool, W/pool] and the
+ *   pooling is a ReduceMax over axis 1 (ORT's MaxPool is ~15x slower on this shape).
  */
-export function batchNorm(ctx: NetworkContext, name: string, x: Tensor, epsilon: number, momentum: number): Tensor {
+export function convBlock(ctx: NetworkContext, n: number, x: Tensor, spec: ConvBlockSpec, inputGradient: boolean): Tensor {
   const { g } = ctx;
-  const c = x.shape[1]!;
-  const bshape = [1, c, 1, 1];
-  const gamma = g.reshape(ctx.param({ name: `${name}.gamma`, shape: [c], init: 'ones' }), bshape);
-  const beta = g.reshape(ctx.param({ name: `${name}.beta`, shape: [c], init: 'zeros' }), bshape);
-  const movingMean = ctx.movingStat({ name: `${name}.moving_mean`, shape: [c], init: 'zeros' });
-  const movingVar = ctx.movingStat({ name: `${name}.moving_variance`, shape: [c], init: 'ones' });
-  if (ctx.training) {
-    const mean = g.reduceMean(x, [0, 2, 3]);
-    const xc = g.sub(x, mean);
-    const variance = g.reduceMean(g.mul(xc, xc), [0, 2, 3]);
-    const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(variance, g.scalar(epsilon))])]);
-    ctx.batchStats(name, g.reshape(mean, [c]), g.reshape(variance, [c]), momentum);
-    return g.add(g.mul(xc, g.mul(inv, gamma)), beta);
-  }
-  const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(movingVar, g.scalar(epsilon))])]);
-  const scale = g.mul(g.reshape(inv, bshape), gamma);
-  const shift = g.sub(beta, g.mul(g.reshape(movingMean, bshape), scale));
-  return g.add(g.mul(x, scale), shift);
-}
+  const [batch, c, h, w] = x.shape as [number, number, number, number];
+  const { filters: f, kernel: k, pool: p } = spec;
+  const kernel = ctx.param({
+    name: `conv${n}.kernel`, shape: [f, c, k, k], init: 'glorot_uniform', fanIn: c * k * k, fanOut: f * k * k,
+  });
+  const bias = ctx.param({ name: `conv${n}.bias`, shape: [f], init: 'zeros' });
+  const gamma = ctx.param({ name: `bn${n}.gamma`, shape: [f], init: 'ones' });
+  const beta = ctx.param({ name: `bn${n}.beta`, shape: [f], init: 'zeros' });
+  const movingMean = ctx.movingStat({ name: `bn${n}.moving_mean`, shape: [f], init: 'zeros' });
+  const movingVar = ctx.movingStat({ name: `bn${n}.moving_variance`, shape: [f], init: 'ones' });
+  const lo = Math.floor((k - 1) / 2);
+  const hi = k - 1 - lo;
+  const perChannel = [1, f, 1, 1];
+  const poolAttrs = { kernel_shape: [p, p], strides: [p, p] };
 
-/** Max pooling, square window = stride, no padding (floor). Keeps the Indices output for the gradient. */
-export function maxPool(ctx: NetworkContext, x: Tensor, size: number): Tensor {
-  const attrs = { kernel_shape: [size, size], strides: [size, size] };
-  return ctx.g.opOutputs('MaxPool', [x], attrs, ctx.training ? 2 : 1)[0]!;
+  if (!ctx.training) {
+    const r = g.op1('Relu', [g.op1('Conv', [x, kernel, bias], { pads: [lo, lo, hi, hi], kernel_shape: [k, k] })]);
+    const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(movingVar, g.scalar(spec.epsilon))])]);
+    const scale = g.reshape(g.mul(inv, gamma), perChannel);
+    const shift = g.sub(g.reshape(beta, perChannel), g.mul(g.reshape(movingMean, perChannel), scale));
+    return g.op1('MaxPool', [g.add(g.mul(r, scale), shift)], poolAttrs);
+  }
+
+  const [oh, ow] = [Math.floor(h / p), Math.floor(w / p)];
+  const windowMajor = !inputGradient && p > 1 && h % p === 0 && w % p === 0;
+  let r: Tensor;
+  let statAxes: number[];
+  let channelShape: number[];
+  if (windowMajor) {
+    const padded = g.op1('Pad', [x, g.ints([0, 0, lo, lo, 0, 0, hi, hi])]);
+    const views: Tensor[] = [];
+    for (let a = 0; a < p; a++) {
+      for (let b = 0; b < p; b++) {
+        const view = g.op1('Slice', [padded, g.ints([a, b]), g.ints([a + (oh - 1) * p + k, b + (ow - 1) * p + k]), g.ints([2, 3])]);
+        views.push(g.op1('Unsqueeze', [view, g.ints([1])]));
+      }
+    }
+    // [N, p^2, ...] rather than [p^2, N, ...]: ORT reduces over axis 1 several times faster than axis 0.
+    const stacked = g.op1('Concat', views, { axis: 1 });
+    const conv = g.op1('Conv', [g.reshape(stacked, [batch * p * p, ...stacked.shape.slice(2)]), kernel, bias], { kernel_shape: [k, k], strides: [p, p] });
+    r = g.reshape(g.op1('Relu', [conv]), [batch, p * p, f, oh, ow]);
+    statAxes = [0, 1, 3, 4];
+    channelShape = [1, 1, f, 1, 1];
+  } else {
+    r = g.op1('Relu', [g.op1('Conv', [x, kernel, bias], { pads: [lo, lo, hi, hi], kernel_shape: [k, k] })]);
+    statAxes = [0, 2, 3];
+    channelShape = perChannel;
+  }
+  const mean = g.reduceMean(r, statAxes);
+  const variance = g.sub(g.reduceMean(g.mul(r, r), statAxes), g.mul(mean, mean));
+  ctx.batchStats(`bn${n}`, g.reshape(mean, [f]), g.reshape(variance, [f]), spec.momentum);
+  const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(variance, g.scalar(spec.epsilon))])]);
+  const scale = g.mul(g.reshape(inv, perChannel), g.reshape(gamma, perChannel));
+  const shift = g.sub(g.reshape(beta, perChannel), g.mul(g.reshape(mean, perChannel), scale));
+  const sign = g.op1('Sign', [gamma]);
+  const q = g.mul(r, g.reshape(sign, channelShape));
+  const pooled = windowMajor
+    ? g.op1('ReduceMax', [q], { axes: [1], keepdims: 0 })
+    : g.opOutputs('MaxPool', [q], poolAttrs, 2)[0]!;
+  return g.add(g.mul(pooled, g.mul(scale, g.reshape(sign, perChannel))), shift);
 }
 
 export function dropout(ctx: NetworkContext, name: string, x: Tensor, rate: number): Tensor {

@@ -40,6 +40,29 @@ export class Rng {
     return result;
   }
 
+  /**
+   * Fills `out` with the next `out.length` values of nextUint32(), in order. The state lives in
+   * locals for the loop: V8 keeps them unboxed there (the int32 fields do not fit a small
+   * integer and are boxed on every store), which makes bulk draws several times faster.
+   */
+  fillUint32(out: Uint32Array): void {
+    let { s0, s1, s2, s3 } = this;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+  }
+
   /** Uniform in [0, 1) with 32 bits of resolution. */
   next(): number {
     return this.nextUint32() / 4294967296;
