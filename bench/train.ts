@@ -2,7 +2,8 @@
  * bench:train — training and inference throughput of the real train-stage code path (trainModel:
  * batching, dropout masks, the ONNX step graph) on the reference architecture, batch 32, input
  * 174x40, 8 classes, synthetic features. The first epoch (session creation, warm-up) is excluded;
- * the figure is the median of the remaining epochs, each several steps.
+ * the figure is the median of the remaining epochs of 16 steps each (ORT's first runs after
+ * session creation are slow for several steps: with 6-step epochs that bled into epoch 2).
  * Usage: npm run bench:train [-- --threads N --steps S --epochs E --profile PREFIX]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ function arg(name: string, dflt: number): number {
 }
 
 const threads = arg('threads', 2);
-const steps = arg('steps', 6);
+const steps = arg('steps', 16);
 const epochs = arg('epochs', 4);
 const B = 32;
 const frames = 174;

@@ -79,7 +79,13 @@ test('demo pipeline end to end through the CLI: run, cached rerun, schedule chan
     const trainDir = doc.stages.find((s: { name: string }) => s.name === 'train').outputDir as string;
     const byDir = await rig.cli(['predict', '--model', trainDir, clip, '--json']);
     assert.equal(byDir.code, 0, byDir.stderr);
-    assert.deepEqual(JSON.parse(byDir.stdout).predictions[0], out.predictions[0]);
+    // Same model, same features; ORT's kernels may round differently for a batch of 1 than of 2.
+    const single = JSON.parse(byDir.stdout).predictions[0];
+    assert.equal(single.file, out.predictions[0].file);
+    assert.equal(single.emotion, out.predictions[0].emotion);
+    for (const [label, p] of Object.entries(out.predictions[0].probabilities as Record<string, number>)) {
+      assert.ok(Math.abs(single.probabilities[label] - p) <= 2e-6, `${label}: ${single.probabilities[label]} vs ${p}`);
+    }
   } finally {
     rig.cleanup();
   }

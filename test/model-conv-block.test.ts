@@ -128,3 +128,12 @@ for (const c of cases) {
     for (const [k, e] of errors) assert.ok(e < 1e-5, `${k}: relative error ${e}`);
   });
 }
+
+test('inference graph pools without Indices (ORT has a fast kernel only for that form)', async () => {
+  const { buildEvalGraph, modelLayout } = await import('../src/model/model-graphs.js');
+  const { DEFAULT_ARCHITECTURE } = await import('../src/model/architecture.js');
+  const g = buildEvalGraph(modelLayout(DEFAULT_ARCHITECTURE, 16, 8, 3));
+  const pools = g.nodes.filter((n) => n.op === 'MaxPool');
+  assert.equal(pools.length, DEFAULT_ARCHITECTURE.conv_blocks.length);
+  for (const p of pools) assert.equal(p.outputs.length, 1);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { sharedDir } from '../src/util/paths.js';
 import { DEFAULT_ARCHITECTURE } from '../src/model/architecture.js';
 import { buildTrainGraph, modelLayout } from '../src/model/model-graphs.js';
+import { nchwcBlockSize } from '../src/model/nchwc.js';
 import { createSession, loadOrt } from '../src/model/ort.js';
 
 const dir = join(sharedDir(), 'fixtures', 'training');
@@ -50,13 +51,14 @@ function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): numbe
   return maxDiff / Math.max(scale, 1e-12);
 }
 
-test('training step matches PyTorch autograd fixture', async () => {
+async function checkTrainingStep(nchwcBlock: number | undefined): Promise<void> {
   const ort = await loadOrt();
   const x = load('input.x');
   const [B, frames, coeffs] = manifest.files['input.x']!.shape as [number, number, number];
   const classes = manifest.files['out.logits']!.shape[1]!;
   const layout = modelLayout(DEFAULT_ARCHITECTURE, frames, coeffs, classes);
-  const graph = buildTrainGraph(layout, { batch: B, adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, debugOutputs: true });
+  const graph = buildTrainGraph(layout, { batch: B, adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, debugOutputs: true, nchwcBlock });
+  if (nchwcBlock) assert.ok(graph.nodes.some((n) => n.domain === 'com.microsoft.nchwc'), 'no convolution was lowered');
   const session = await createSession(graph.toModel(), { threads: 1 });
 
   const params = new Float32Array(layout.paramCount);
@@ -142,4 +144,12 @@ test('training step matches PyTorch autograd fixture', async () => {
   await session.release();
   console.log(Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join('\n'));
   for (const [name, err] of Object.entries(errors)) assert.ok(err <= 1e-4, `${name}: relative error ${err}`);
+}
+
+test('training step matches PyTorch autograd fixture (portable ONNX ops)', () => checkTrainingStep(undefined));
+
+test('training step matches PyTorch autograd fixture (convolutions on ORT NCHWc kernels)', async (t) => {
+  const block = await nchwcBlockSize(await loadOrt());
+  if (!block) return t.skip('this ONNX Runtime build has no NCHWc kernels (or EMOPIPE_NO_NCHWC=1)');
+  await checkTrainingStep(block);
 });

@@ -70,3 +70,14 @@ test('thread count: 1 vs 2 intra-op threads', async () => {
   // this is exactly 0 on every platform.
   assert.ok(maxDiff < 1e-3);
 });
+
+test('thread count with convolutions on the NCHWc kernels: bit-identical weights', async () => {
+  // Two blocks of 16 filters: block 2 (16 -> 16 channels) is lowered where the kernels exist.
+  const arch = { ...TINY, conv_blocks: [{ filters: 16, kernel: 3, dropout: 0.1 }, { filters: 16, kernel: 3, dropout: 0.1 }] };
+  const a = await trainModel({ ...options('s5', 1, 1), architecture: arch });
+  const b = await trainModel({ ...options('s5', 2, 1), architecture: arch });
+  let maxDiff = 0;
+  a.final.params.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.final.params[i]!))));
+  console.log(`max |param(1 thread) - param(2 threads)| after one epoch, two 16-filter blocks: ${maxDiff}`);
+  assert.equal(maxDiff, 0);
+});

@@ -22,6 +22,8 @@ export interface GraphNode {
   inputs: Tensor[];
   outputs: Tensor[];
   attrs: Record<string, Attr>;
+  /** Operator domain; absent for the default ONNX domain. */
+  domain?: string;
 }
 
 export type TypedValues = Float32Array | Float64Array | BigInt64Array | Uint8Array;
@@ -173,6 +175,16 @@ export class Graph {
     return outputs;
   }
 
+  /**
+   * A node of another operator domain (e.g. ORT's com.microsoft.nchwc kernels), whose output
+   * shapes the caller states: the shape rules here cover the default domain only.
+   */
+  opIn(domain: string, op: string, inputs: Tensor[], attrs: Record<string, Attr>, outputs: { shape: Shape; dtype?: DType }[]): Tensor[] {
+    const ts = outputs.map((o) => this.define(this.fresh(op.toLowerCase()), o.shape, o.dtype ?? this.float));
+    this.nodes.push({ op, inputs, outputs: ts, attrs, domain });
+    return ts;
+  }
+
   op1(op: string, inputs: Tensor[], attrs: Record<string, Attr> = {}, name?: string): Tensor {
     return this.op(op, inputs, attrs, ...(name ? [name] : []))[0]!;
   }
@@ -209,6 +221,7 @@ export class Graph {
       name: `${node.op}_${n++}`,
       inputs: node.inputs.map((t) => t.name),
       outputs: node.outputs.map((t) => t.name),
+      ...(node.domain ? { domain: node.domain } : {}),
       attributes: Object.fromEntries(Object.entries(node.attrs).map(([k, v]) => [k, attrValue(v)])),
     }));
     const info = (t: Tensor) => ({
@@ -223,6 +236,7 @@ export class Graph {
       outputs: this.outputs.map(info),
       initializers: [...this.initializers].map(([k, c]) => toTensorInit(k, c)),
       opsetVersion: OPSET,
+      extraOpsets: [...new Set(this.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].map((domain) => ({ domain, version: 1 })),
     });
   }
 }

@@ -81,7 +81,7 @@ export function convBlock(ctx: NetworkContext, n: number, x: Tensor, spec: ConvB
     const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(movingVar, g.scalar(spec.epsilon))])]);
     const scale = g.reshape(g.mul(inv, gamma), perChannel);
     const shift = g.sub(g.reshape(beta, perChannel), g.mul(g.reshape(movingMean, perChannel), scale));
-    return g.op1('MaxPool', [g.add(g.mul(r, scale), shift)], poolAttrs);
+    return g.opOutputs('MaxPool', [g.add(g.mul(r, scale), shift)], poolAttrs, 1)[0]!; // no Indices: ORT's fast path
   }
 
   const [oh, ow] = [Math.floor(h / p), Math.floor(w / p)];

@@ -9,6 +9,7 @@
 import { buildNetwork, type Architecture } from './architecture.js';
 import { buildGradients } from './autodiff.js';
 import { Graph, numel, type Tensor } from './graph.js';
+import { lowerConvolutions } from './nchwc.js';
 import { softmaxCrossEntropy, type NetworkContext, type ParamSpec, type StatSpec } from './layers.js';
 
 export interface Slot<S> {
@@ -89,6 +90,8 @@ export interface TrainGraphOptions {
   /** Also output `grad.<param>` and `<bn>.batch_mean` / `<bn>.batch_var` (tests). */
   debugOutputs?: boolean;
   float?: 'float32' | 'float64';
+  /** Lower stride-1 convolutions onto ORT's NCHWc kernels with this block size (see nchwc.ts). */
+  nchwcBlock?: number;
 }
 
 /**
@@ -154,6 +157,7 @@ export function buildTrainGraph(layout: ModelLayout, opts: TrainGraphOptions): G
     layout.params.forEach((s, i) => g.output(grads[i]!, `grad.${s.spec.name}`));
     for (const [name, t] of debug) g.output(t, name);
   }
+  if (opts.nchwcBlock) lowerConvolutions(g, opts.nchwcBlock);
   return g;
 }
 

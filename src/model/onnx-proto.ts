@@ -47,6 +47,8 @@ export interface ModelDef {
   outputs: ValueInfo[];
   initializers: TensorInit[];
   opsetVersion: number;
+  /** Opsets of other domains the nodes use (e.g. com.microsoft.nchwc). */
+  extraOpsets?: { domain: string; version: number }[];
   producer?: string;
 }
 
@@ -175,5 +177,11 @@ export function encodeModel(m: ModelDef): Uint8Array {
     o.string(1, '');
     o.int(2, m.opsetVersion);
   });
+  for (const x of m.extraOpsets ?? []) {
+    w.message(8, (o) => {
+      o.string(1, x.domain);
+      o.int(2, x.version);
+    });
+  }
   return w.finish();
 }

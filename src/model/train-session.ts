@@ -5,6 +5,7 @@
  * smaller), created on first use.
  */
 import { buildEvalGraph, buildTrainGraph, type AdamConfig, type ModelLayout } from './model-graphs.js';
+import { nchwcBlockSize } from './nchwc.js';
 import { createSession, loadOrt, type Ort, type OrtSession, type SessionOptions } from './ort.js';
 
 export interface StepResult {
@@ -48,8 +49,11 @@ export class TrainSession {
   private session(batch: number): Promise<OrtSession> {
     let s = this.sessions.get(batch);
     if (!s) {
-      const graph = buildTrainGraph(this.layout, { batch, adam: this.adam });
-      s = createSession(graph.toModel('train_step'), this.options);
+      s = (async () => {
+        const nchwcBlock = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(this.ort);
+        const graph = buildTrainGraph(this.layout, { batch, adam: this.adam, nchwcBlock });
+        return createSession(graph.toModel('train_step'), this.options);
+      })();
       this.sessions.set(batch, s);
     }
     return s;
