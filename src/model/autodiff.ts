@@ -181,21 +181,15 @@ export const gradientRules: Record<string, GradientRule> = {
       // as a Conv with batch and channels swapped (a huge-kernel Conv).
       const [n, ch] = x.shape as [number, number];
       const o = w.shape[0]!;
-      const [sh, sw] = strides as [number, number];
-      const padded = pads.some((p) => p !== 0) ? g.op1('Pad', [x, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : x;
-      const shifts: Tensor[] = [];
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const ends = g.ints([i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1]);
-          const steps = sh === 1 && sw === 1 ? [] : [g.ints([sh, sw])];
-          shifts.push(g.op1('Slice', [padded, g.ints([i, j]), ends, g.ints([2, 3]), ...steps]));
-        }
-      }
-      // Channel-axis concat copies whole [C, H, W] blocks: patch index (i, j, c).
-      const patches = g.reshape(g.op1('Concat', shifts, { axis: 1 }), [n, kh * kw * ch, oh * ow]); // [n, k, p]
+            // im2col as one convolution of every input channel with one-hot kernels (kernel t picks
+      // tap t): [n*c, 1, h, w] → [n*c, kh*kw, oh, ow], patch index (c, i, j).
+      const taps = kh * kw;
+      const eye = g.constant(Array.from({ length: taps * taps }, (_, i) => (Math.floor(i / taps) === i % taps ? 1 : 0)), [taps, 1, kh, kw], x.dtype);
+      const cols = g.op1('Conv', [g.reshape(x, [n * ch, 1, x.shape[2]!, x.shape[3]!]), eye], { pads, kernel_shape: [kh, kw], strides });
+      const patches = g.reshape(cols, [n, ch * taps, oh * ow]); // [n, k, p]
       const dyT = g.transpose(g.reshape(d, [n, o, oh * ow]), [0, 2, 1]); // [n, p, o]
       const perSample = g.matmul(patches, dyT); // [n, k, o]
-      dw = g.transpose(g.reshape(g.reduceSum(perSample, [0], false), [kh, kw, ch, o]), [3, 2, 0, 1]);
+      dw = g.transpose(g.reshape(g.reduceSum(perSample, [0], false), [ch, kh, kw, o]), [3, 0, 1, 2]);
     }
     if (c.need[2]) db = g.reduceSum(d, [0, 2, 3], false);
     return [dx, dw, db];
