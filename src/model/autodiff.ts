@@ -249,7 +249,6 @@ export const gradientRules: Record<string, GradientRule> = {
     const { g, node } = c;
     const [x, startsT, endsT, axesT, stepsT] = node.inputs as [Tensor, Tensor, Tensor, Tensor?, Tensor?];
     const starts = g.constValues(startsT);
-    const ends = g.constValues(endsT);
     const axes = axesT ? g.constValues(axesT) : starts.map((_, i) => i);
     const steps = stepsT ? g.constValues(stepsT) : starts.map(() => 1);
     const d = dy0(c);

@@ -273,8 +273,7 @@ function inferShapes(g: Graph, op: string, x: Tensor[], attrs: Record<string, At
       return [{ shape: broadcastShapes(a0.shape, x[1]!.shape), dtype: 'bool' }];
     case 'Where':
       return [{ shape: [x[0]!.shape, x[1]!.shape, x[2]!.shape].reduce(broadcastShapes), dtype: x[1]!.dtype }];
-    case 'Cast':
-    {
+    case 'Cast': {
       const to = (Object.keys(CODE) as DType[]).find((d) => CODE[d] === attrs.to);
       if (!to) throw new Error(`Cast to unsupported type code ${String(attrs.to)}`);
       return [{ shape: a0.shape, dtype: to }];
