@@ -51,8 +51,10 @@ export class TrainSession {
     if (!s) {
       s = (async () => {
         const nchwcBlock = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(this.ort);
-        const graph = buildTrainGraph(this.layout, { batch, adam: this.adam, nchwcBlock });
-        return createSession(graph.toModel('train_step'), this.options);
+        const build = (block?: number) => buildTrainGraph(this.layout, { batch, adam: this.adam, nchwcBlock: block }).toModel('train_step');
+        if (!nchwcBlock) return createSession(build(), this.options);
+        // The blocked kernels are an optimisation: a build that rejects the lowered graph still trains.
+        return createSession(build(nchwcBlock), this.options).catch(() => createSession(build(), this.options));
       })();
       this.sessions.set(batch, s);
     }
