@@ -26,6 +26,8 @@ export class TrainSession {
   state: Float32Array;
   private m: Float32Array;
   private v: Float32Array;
+  /** The buffers the next step writes its outputs into (swapped with the current ones after it). */
+  private spare: { params: Float32Array; state: Float32Array; m: Float32Array; v: Float32Array };
   /** Adam steps taken so far. */
   steps = 0;
 
@@ -40,6 +42,8 @@ export class TrainSession {
     this.state = weights.state.slice();
     this.m = new Float32Array(layout.paramCount);
     this.v = new Float32Array(layout.paramCount);
+    const P = layout.paramCount;
+    this.spare = { params: new Float32Array(P), state: new Float32Array(layout.statCount), m: new Float32Array(P), v: new Float32Array(P) };
   }
 
   static async create(layout: ModelLayout, adam: AdamConfig, weights: Weights, options: SessionOptions = {}): Promise<TrainSession> {
@@ -86,14 +90,24 @@ export class TrainSession {
       step: new T('float32', new Float32Array([this.steps + 1]), []),
     };
     layout.masks.forEach((mk, i) => (feeds[`mask.${mk.name}`] = new T('float32', masks[i]!, [batch, ...mk.shape])));
-    const out = await session.run(feeds);
-    const data = (name: string) => out[name]!.data as Float32Array;
-    this.params = data('params_out');
-    this.m = data('adam_m_out');
-    this.v = data('adam_v_out');
-    this.state = data('state_out');
+    // The new weights, moments and statistics go straight into the spare buffers (no output
+    // allocation and copy per step: measured ~3 ms of a ~110 ms step), which then swap in.
+    const next = this.spare;
+    const out = await session.run(feeds, {
+      params_out: new T('float32', next.params, [P]),
+      adam_m_out: new T('float32', next.m, [P]),
+      adam_v_out: new T('float32', next.v, [P]),
+      state_out: new T('float32', next.state, [layout.statCount]),
+      loss: null,
+      logits: null,
+    });
+    this.spare = { params: this.params, state: this.state, m: this.m, v: this.v };
+    this.params = next.params;
+    this.m = next.m;
+    this.v = next.v;
+    this.state = next.state;
     this.steps++;
-    return { loss: data('loss')[0]!, logits: data('logits') };
+    return { loss: (out.loss!.data as Float32Array)[0]!, logits: out.logits!.data as Float32Array };
   }
 
   /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]. */
