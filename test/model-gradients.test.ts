@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGradients } from '../src/model/autodiff.js';
 import { Graph, numel, type Tensor } from '../src/model/graph.js';
+import { bidirectionalLstm, type NetworkContext } from '../src/model/layers.js';
 import { createSession, loadOrt } from '../src/model/ort.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -20,6 +21,15 @@ interface Case {
 }
 
 const pool = { kernel_shape: [2, 2], strides: [2, 2] };
+
+/** A training-mode network context whose parameters are the given tensors, in request order. */
+function paramsFrom(g: Graph, weights: (Tensor | undefined)[]): NetworkContext {
+  let next = 0;
+  const fail = () => {
+    throw new Error('not used here');
+  };
+  return { g, training: true, param: () => weights[next++]!, movingStat: fail, dropoutMask: fail, batchStats: fail };
+}
 const cases: Case[] = [
   { name: 'Add (broadcast)', inputs: [[2, 3, 4], [4]], build: (g, a, b) => g.add(a!, b!) },
   { name: 'Sub (broadcast)', inputs: [[2, 3, 4], [3, 1]], build: (g, a, b) => g.sub(a!, b!) },
@@ -50,6 +60,12 @@ const cases: Case[] = [
   { name: 'ReduceMax (keepdims)', inputs: [[3, 2, 4]], build: (g, x) => g.op1('ReduceMax', [x!], { axes: [0, 2], keepdims: 1 }) },
   // Sign is piecewise constant: x * sign(x) = |x| has derivative sign(x).
   { name: 'Sign (stops the gradient)', inputs: [[6]], build: (g, x) => g.mul(x!, g.op1('Sign', [x!])), range: [0.2, 1] },
+  {
+    // The LSTM's gradient is a hand-written region (layers.ts), not per-op rules: check it too.
+    name: 'bidirectional LSTM (hand-written gradient region)',
+    inputs: [[2, 3, 4], [4, 8], [2, 8], [8], [4, 8], [2, 8], [8]],
+    build: (g, x, ...weights) => bidirectionalLstm(paramsFrom(g, weights), 'lstm', x!, 2),
+  },
   { name: 'MaxPool (floor, indices)', inputs: [[2, 3, 5, 4]], build: (g, x) => g.op('MaxPool', [x!], pool)[0]! },
   { name: 'Transpose', inputs: [[2, 3, 4]], build: (g, x) => g.transpose(x!, [2, 0, 1]) },
   { name: 'Reshape', inputs: [[2, 3, 4]], build: (g, x) => g.reshape(x!, [0, 12]) },
@@ -136,4 +152,14 @@ test('ReduceMax splits the gradient evenly between tied maxima', async () => {
   const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, 3, 3, 0, 2, 2, 2, 2]), [2, 4]) });
   await session.release();
   assert.deepEqual(Array.from(out.dx!.data as Float32Array), [0, 0.5, 0.5, 0, 0.25, 0.25, 0.25, 0.25]);
+});
+
+test('a gradient region whose inner tensor is also used outside it is refused', () => {
+  const g = new Graph();
+  const x = g.input('x', [3]);
+  const inner = g.op1('Tanh', [x]);
+  const out = g.mul(inner, inner);
+  g.gradientRegions.push({ inputs: [x], output: out, rule: (gr, d) => [gr.mul(d, gr.scalar(2))] });
+  const loss = g.reduceSum(g.add(out, inner), [0], false); // `inner` leaks out of the region
+  assert.throws(() => buildGradients(g, loss, [x]), /made inside the region and used outside it/);
 });

@@ -3,7 +3,7 @@
  * gradient rule per ONNX op type emit the gradient nodes, the way ORT's training graph builder
  * does. A new architecture built from these ops needs no new gradient code.
  */
-import { broadcastShapes, Graph, isStatic, numel, type Attr, type GraphNode, type Tensor } from './graph.js';
+import { broadcastShapes, Graph, isStatic, numel, type Attr, type GradientRegion, type GraphNode, type Tensor } from './graph.js';
 
 export interface RuleContext {
   g: Graph;
@@ -323,6 +323,38 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/**
+ * The nodes inside each gradient region: those its output depends on, back to its inputs.
+ * A tensor made inside a region and read outside it would lose that gradient path: refused.
+ */
+function regionsByNode(nodes: GraphNode[], regions: readonly GradientRegion[]): Map<GraphNode, GradientRegion> {
+  const out = new Map<GraphNode, GradientRegion>();
+  if (!regions.length) return out;
+  const producer = new Map<string, GraphNode>();
+  for (const n of nodes) for (const t of n.outputs) producer.set(t.name, n);
+  for (const region of regions) {
+    const stop = new Set(region.inputs.map((t) => t.name));
+    const inside = new Set<GraphNode>();
+    const made = new Set<string>();
+    const stack = [region.output];
+    while (stack.length) {
+      const t = stack.pop()!;
+      const n = producer.get(t.name);
+      if (stop.has(t.name) || !n || inside.has(n)) continue;
+      inside.add(n);
+      for (const o of n.outputs) made.add(o.name);
+      stack.push(...n.inputs);
+    }
+    for (const n of nodes) {
+      if (inside.has(n)) continue;
+      const leak = n.inputs.find((t) => made.has(t.name) && t !== region.output);
+      if (leak) throw new Error(`gradient region: ${leak.name} is made inside the region and used outside it`);
+    }
+    for (const n of inside) out.set(n, region);
+  }
+  return out;
+}
+
 function materialise(g: Graph, d: Tensor, shape: number[]): Tensor {
   return sameShape(d.shape, shape) ? d : g.op1('Expand', [d, g.ints(shape)]);
 }
@@ -371,8 +403,21 @@ export function buildGradients(g: Graph, loss: Tensor, wrt: Tensor[], seed?: Ten
   push(loss, seed ?? g.constant([1], loss.shape, loss.dtype));
 
   const relevant = (t: Tensor) => dependsOnWrt.has(t.name) && reachesLoss.has(t.name);
+  const regions = regionsByNode(forward, g.gradientRegions);
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i]!;
+    const region = regions.get(node);
+    if (region) {
+      // Inside a hand-differentiated region only the node producing its output does anything.
+      if (node.outputs.includes(region.output) && pending.has(region.output.name)) {
+        const dx = region.rule(g, materialise(g, take(region.output)!, region.output.shape));
+        region.inputs.forEach((t, k) => {
+          const d = dx[k];
+          if (d && relevant(t)) push(t, d);
+        });
+      }
+      continue;
+    }
     if (!node.outputs.some((o) => pending.has(o.name))) continue;
     const need = node.inputs.map((t) => relevant(t) && t.dtype !== 'int64' && t.dtype !== 'bool');
     if (!need.some(Boolean)) continue;

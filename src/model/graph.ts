@@ -26,6 +26,18 @@ export interface GraphNode {
   domain?: string;
 }
 
+/**
+ * A subgraph whose gradient is given by hand instead of by the per-op rules (autodiff.ts): from
+ * `inputs` to `output`, with no tensor inside it used outside it. For recurrences, where the
+ * per-op rules would emit dozens of tiny nodes per step.
+ */
+export interface GradientRegion {
+  inputs: Tensor[];
+  output: Tensor;
+  /** d output → d inputs (undefined where an input needs none). */
+  rule(g: Graph, dOutput: Tensor): (Tensor | undefined)[];
+}
+
 export type TypedValues = Float32Array | Float64Array | BigInt64Array | Uint8Array;
 export interface ConstData {
   dtype: DType;
@@ -87,6 +99,7 @@ export class Graph {
   readonly nodes: GraphNode[] = [];
   readonly inputs: Tensor[] = [];
   readonly outputs: Tensor[] = [];
+  readonly gradientRegions: GradientRegion[] = [];
   readonly initializers = new Map<string, ConstData>();
   private readonly tensors = new Map<string, Tensor>();
   private readonly constCache = new Map<string, Tensor>();

@@ -138,7 +138,9 @@ export function mapToSequence(ctx: NetworkContext, x: Tensor): Tensor {
  * Bidirectional LSTM returning the final hidden states [N, 2*units] (forward after the last step,
  * backward after the first), gates i, f, g, o, one bias per direction. Unrolled over time; the input
  * projection of all steps is one MatMul per direction and both directions advance together as a
- * batched MatMul on stacked states [2, N, units].
+ * batched MatMul on stacked states [2, N, units]. In training the recurrence is a gradient region
+ * with a hand-written gradient (lstmGradient): 2-10 % faster steps than the per-op rules
+ * (measured interleaved), checked by finite differences and the PyTorch fixture.
  */
 export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, units: number): Tensor {
   const { g } = ctx;
@@ -161,20 +163,79 @@ export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, 
   const perStep = steps === 1 ? [byTime] : g.op('Split', [byTime, g.ints(new Array(steps).fill(1))], { axis: 0 });
   const recurrent = g.op1('Concat', [g.op1('Unsqueeze', [fw.recurrent, zero]), g.op1('Unsqueeze', [bw.recurrent, zero])], { axis: 0 });
   const gateSizes = g.ints([units, units, units, units]);
-  let h: Tensor | undefined;
-  let c: Tensor | undefined;
+  // Per-step tensors keep a leading axis of 1 ([1, 2, N, .]) so the gradient can stack them.
+  const saved = { i: [] as Tensor[], f: [] as Tensor[], g: [] as Tensor[], o: [] as Tensor[], c: [] as Tensor[], tc: [] as Tensor[], h: [] as Tensor[] };
   for (let t = 0; t < steps; t++) {
-    let z = g.op1('Squeeze', [perStep[t]!, zero]); // [2, N, 4U]
-    if (h) z = g.add(z, g.matmul(h, recurrent));
-    const [zi, zf, zg, zo] = g.op('Split', [z, gateSizes], { axis: 2 }) as [Tensor, Tensor, Tensor, Tensor];
+    const h = saved.h[t - 1];
+    const z = h ? g.add(perStep[t]!, g.matmul(h, recurrent)) : perStep[t]!;
+    const [zi, zf, zg, zo] = g.op('Split', [z, gateSizes], { axis: 3 }) as [Tensor, Tensor, Tensor, Tensor];
     const i = g.op1('Sigmoid', [zi]);
     const gg = g.op1('Tanh', [zg]);
     const o = g.op1('Sigmoid', [zo]);
     const ig = g.mul(i, gg);
-    c = c ? g.add(g.mul(g.op1('Sigmoid', [zf]), c), ig) : ig;
-    h = g.mul(o, g.op1('Tanh', [c]));
+    let c = ig;
+    if (t > 0) {
+      const f = g.op1('Sigmoid', [zf]);
+      saved.f.push(f);
+      c = g.add(g.mul(f, saved.c[t - 1]!), ig);
+    }
+    const tc = g.op1('Tanh', [c]);
+    saved.i.push(i);
+    saved.g.push(gg);
+    saved.o.push(o);
+    saved.c.push(c);
+    saved.tc.push(tc);
+    saved.h.push(g.mul(o, tc));
   }
-  return g.reshape(g.transpose(h!, [1, 0, 2]), [0, 2 * units]);
+  const last = saved.h[steps - 1]!;
+  if (ctx.training) {
+    g.gradientRegions.push({ inputs: [byTime, recurrent], output: last, rule: (gr, d) => lstmGradient(gr, saved, recurrent, d) });
+  }
+  return g.reshape(g.transpose(g.reshape(last, last.shape.slice(1)), [1, 0, 2]), [0, 2 * units]);
+}
+
+/**
+ * Hand-written gradient of the unrolled LSTM above (the per-op rules emit ~30 small nodes per
+ * step; this emits 6): the gates' local derivatives are computed for all steps at once on
+ * stacked tensors, then the recurrence runs backward, and the recurrent-weight gradient is one
+ * MatMul over all steps. Returns the gradients of the stacked projections [T, 2, N, 4U] and of
+ * the stacked recurrent kernels [2, U, 4U].
+ */
+function lstmGradient(
+  g: Graph, s: Record<'i' | 'f' | 'g' | 'o' | 'c' | 'tc' | 'h', Tensor[]>, recurrent: Tensor, dLast: Tensor,
+): Tensor[] {
+  const T = s.h.length;
+  const [, dirs, n, units] = dLast.shape as [number, number, number, number];
+  const zeros = g.constant(new Array<number>(dirs * n * units).fill(0), [1, dirs, n, units], dLast.dtype);
+  const stack = (ts: Tensor[]) => (ts.length === 1 ? ts[0]! : g.op1('Concat', ts, { axis: 0 }));
+  const unstack = (t: Tensor) => (T === 1 ? [t] : g.op('Split', [t, g.ints(new Array<number>(T).fill(1))], { axis: 0 }));
+  const previous = (ts: Tensor[]) => stack([zeros, ...ts.slice(0, T - 1)]);
+  const one = g.scalar(1, dLast.dtype);
+  const dsig = (y: Tensor) => g.mul(y, g.sub(one, y));
+  const [i, gg, o, tc] = [s.i, s.g, s.o, s.tc].map(stack) as [Tensor, Tensor, Tensor, Tensor];
+  const f = stack([zeros, ...s.f]); // no forget gate at step 0 (no previous cell)
+  // d h → d c: o (1 - tanh(c)^2); d c (gates i, f, g) and d h (gate o) → pre-activations.
+  const k = unstack(g.mul(o, g.sub(one, g.mul(tc, tc))));
+  const a = unstack(g.op1('Concat', [
+    g.mul(gg, dsig(i)), g.mul(previous(s.c), dsig(f)), g.mul(i, g.sub(one, g.mul(gg, gg))), g.mul(tc, dsig(o)),
+  ], { axis: 3 }));
+  const recurrentT = g.transpose(recurrent, [0, 2, 1]);
+  const dz = new Array<Tensor>(T);
+  let dh = dLast;
+  let dcNext: Tensor | undefined;
+  for (let t = T - 1; t >= 0; t--) {
+    const dhk = g.mul(dh, k[t]!);
+    const dc = dcNext ? g.add(dhk, dcNext) : dhk;
+    dz[t] = g.mul(g.op1('Concat', [dc, dc, dc, dh], { axis: 3 }), a[t]!);
+    if (t > 0) {
+      dh = g.matmul(dz[t]!, recurrentT);
+      dcNext = g.mul(dc, s.f[t - 1]!);
+    }
+  }
+  const dzAll = stack(dz); // [T, 2, N, 4U]
+  const byDirection = (t: Tensor, width: number) => g.reshape(g.transpose(t, [1, 0, 2, 3]), [dirs, T * n, width]);
+  const dRecurrent = g.matmul(g.transpose(byDirection(previous(s.h), units), [0, 2, 1]), byDirection(dzAll, 4 * units));
+  return [dzAll, dRecurrent];
 }
 
 export function dense(ctx: NetworkContext, name: string, x: Tensor, units: number): Tensor {
