@@ -134,6 +134,18 @@ export function mapToSequence(ctx: NetworkContext, x: Tensor): Tensor {
   return ctx.g.reshape(ctx.g.transpose(x, [0, 2, 3, 1]), [0, h, w * c]);
 }
 
+/** The unrolled LSTM's per-step tensors, [1, 2, N, units] each; `f` starts at step 1. */
+interface LstmSteps {
+  i: Tensor[];
+  f: Tensor[];
+  g: Tensor[];
+  o: Tensor[];
+  c: Tensor[];
+  /** tanh(c) */
+  tc: Tensor[];
+  h: Tensor[];
+}
+
 /**
  * Bidirectional LSTM returning the final hidden states [N, 2*units] (forward after the last step,
  * backward after the first), gates i, f, g, o, one bias per direction. Unrolled over time; the input
@@ -164,7 +176,7 @@ export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, 
   const recurrent = g.op1('Concat', [g.op1('Unsqueeze', [fw.recurrent, zero]), g.op1('Unsqueeze', [bw.recurrent, zero])], { axis: 0 });
   const gateSizes = g.ints([units, units, units, units]);
   // Per-step tensors keep a leading axis of 1 ([1, 2, N, .]) so the gradient can stack them.
-  const saved = { i: [] as Tensor[], f: [] as Tensor[], g: [] as Tensor[], o: [] as Tensor[], c: [] as Tensor[], tc: [] as Tensor[], h: [] as Tensor[] };
+  const saved: LstmSteps = { i: [], f: [], g: [], o: [], c: [], tc: [], h: [] };
   for (let t = 0; t < steps; t++) {
     const h = saved.h[t - 1];
     const z = h ? g.add(perStep[t]!, g.matmul(h, recurrent)) : perStep[t]!;
@@ -201,9 +213,7 @@ export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, 
  * MatMul over all steps. Returns the gradients of the stacked projections [T, 2, N, 4U] and of
  * the stacked recurrent kernels [2, U, 4U].
  */
-function lstmGradient(
-  g: Graph, s: Record<'i' | 'f' | 'g' | 'o' | 'c' | 'tc' | 'h', Tensor[]>, recurrent: Tensor, dLast: Tensor,
-): Tensor[] {
+function lstmGradient(g: Graph, s: LstmSteps, recurrent: Tensor, dLast: Tensor): Tensor[] {
   const T = s.h.length;
   const [, dirs, n, units] = dLast.shape as [number, number, number, number];
   const zeros = g.constant(new Array<number>(dirs * n * units).fill(0), [1, dirs, n, units], dLast.dtype);
