@@ -171,6 +171,12 @@ export interface EvalGraphOptions {
   weights?: { params: Float32Array; state: Float32Array };
   /** Standardise the input inside the graph: (x - mean) / std per coefficient. */
   normalizer?: Normalizer;
+  /**
+   * Lower convolutions onto ORT's NCHWc kernels with this block size (nchwc.ts). Only for graphs
+   * fed their weights (validation during training): an exported model.onnx stays portable, and
+   * ORT does the same itself there because its weights are constants.
+   */
+  nchwcBlock?: number;
 }
 
 /** Eval-mode forward: input [N, frames, coeffs] (dynamic N) → probabilities [N, classes]. */
@@ -205,5 +211,6 @@ export function buildEvalGraph(layout: ModelLayout, opts: EvalGraphOptions = {})
   };
   const logits = buildNetwork(ctx, x, layout.arch, layout.classes);
   g.output(g.op1('Softmax', [logits], { axis: -1 }), 'probabilities');
+  if (opts.nchwcBlock && !opts.weights) lowerConvolutions(g, opts.nchwcBlock);
   return g;
 }

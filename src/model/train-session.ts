@@ -113,7 +113,12 @@ export class TrainSession {
   /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]. */
   async evaluate(x: Float32Array, n: number, chunk = 256): Promise<Float32Array> {
     const { ort, layout } = this;
-    this.evalSession ??= createSession(buildEvalGraph(layout).toModel('eval'), this.options);
+    this.evalSession ??= (async () => {
+      const nchwcBlock = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(ort);
+      const build = (block?: number) => buildEvalGraph(layout, { nchwcBlock: block }).toModel('eval');
+      if (!nchwcBlock) return createSession(build(), this.options);
+      return createSession(build(nchwcBlock), this.options).catch(() => createSession(build(), this.options));
+    })();
     const session = await this.evalSession;
     const per = layout.frames * layout.coefficients;
     const probs = new Float32Array(n * layout.classes);
