@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxRelDiff } from './helpers/signal.js';
 import { buildGradients } from '../src/model/autodiff.js';
 import { Graph, numel, type Tensor } from '../src/model/graph.js';
 import { convBlock, type ConvBlockSpec, type NetworkContext } from '../src/model/layers.js';
@@ -100,17 +101,6 @@ async function evaluate(
   return Object.fromEntries(Object.entries(out).map(([k2, v]) => [k2, v.data as Float32Array]));
 }
 
-function relError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let scale = 1e-6;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return diff / scale;
-}
-
 const cases: { name: string; x: number[]; spec: ConvBlockSpec; inputGradient: boolean }[] = [
   { name: 'first block, window-major (pool 2)', x: [3, 1, 8, 6], spec: { filters: 4, kernel: 3, pool: 2, epsilon: 1e-3, momentum: 0.99 }, inputGradient: false },
   { name: 'first block, window-major (pool 3, kernel 5)', x: [2, 1, 9, 6], spec: { filters: 3, kernel: 5, pool: 3, epsilon: 1e-3, momentum: 0.99 }, inputGradient: false },
@@ -123,7 +113,7 @@ for (const c of cases) {
     const ref = await evaluate(c.x, c.spec, (g, x) => textbook(g, x, c.spec), c.inputGradient, c.name);
     const ours = await evaluate(c.x, c.spec, (g, x) => fused(g, x, c.spec, c.inputGradient), c.inputGradient, c.name);
     assert.deepEqual(Object.keys(ours).sort(), Object.keys(ref).sort());
-    const errors = Object.keys(ref).map((k) => [k, relError(ours[k]!, ref[k]!)] as const);
+    const errors = Object.keys(ref).map((k) => [k, maxRelDiff(ours[k]!, ref[k]!)] as const);
     console.log(errors.map(([k, e]) => `${k} ${e.toExponential(1)}`).join(', '));
     for (const [k, e] of errors) assert.ok(e < 1e-5, `${k}: relative error ${e}`);
   });

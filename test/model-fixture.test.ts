@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxRelDiff } from './helpers/signal.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedDir } from '../src/util/paths.js';
@@ -38,17 +39,6 @@ function nhwcToNchw(src: Float32Array, [n, h, w, c]: number[]): Float32Array {
       for (let x = 0; x < w!; x++)
         for (let ch = 0; ch < c!; ch++) out[((b * c! + ch) * h! + y) * w! + x] = src[((b * h! + y) * w! + x) * c! + ch]!;
   return out;
-}
-
-/** Max |a-b| / (max |b| over the tensor): relative to the tensor's scale. */
-function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return maxDiff / Math.max(scale, 1e-12);
 }
 
 async function checkTrainingStep(nchwcBlock: number | undefined): Promise<void> {
@@ -96,7 +86,7 @@ async function checkTrainingStep(nchwcBlock: number | undefined): Promise<void> 
   const errors: Record<string, number> = {};
   const check = (name: string, actual: ArrayLike<number>, expected: ArrayLike<number>) => {
     assert.equal(actual.length, expected.length, `${name} length`);
-    errors[name] = relError(actual, expected);
+    errors[name] = maxRelDiff(actual, expected);
   };
   check('loss', get('loss'), [manifest.loss]);
   check('logits', get('logits'), load('out.logits'));

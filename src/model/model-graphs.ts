@@ -9,7 +9,7 @@
 import { buildNetwork, type Architecture } from './architecture.js';
 import { buildGradients } from './autodiff.js';
 import { Graph, numel, type Tensor } from './graph.js';
-import { lowerConvolutions } from './nchwc.js';
+import { lowerToNchwc } from './nchwc.js';
 import { softmaxCrossEntropy, type NetworkContext, type ParamSpec, type StatSpec } from './layers.js';
 
 export interface Slot<S> {
@@ -157,7 +157,7 @@ export function buildTrainGraph(layout: ModelLayout, opts: TrainGraphOptions): G
     layout.params.forEach((s, i) => g.output(grads[i]!, `grad.${s.spec.name}`));
     for (const [name, t] of debug) g.output(t, name);
   }
-  if (opts.nchwcBlock) lowerConvolutions(g, opts.nchwcBlock);
+  if (opts.nchwcBlock) lowerToNchwc(g, opts.nchwcBlock);
   return g;
 }
 
@@ -211,6 +211,6 @@ export function buildEvalGraph(layout: ModelLayout, opts: EvalGraphOptions = {})
   };
   const logits = buildNetwork(ctx, x, layout.arch, layout.classes);
   g.output(g.op1('Softmax', [logits], { axis: -1 }), 'probabilities');
-  if (opts.nchwcBlock && !opts.weights) lowerConvolutions(g, opts.nchwcBlock);
+  if (opts.nchwcBlock && !opts.weights) lowerToNchwc(g, opts.nchwcBlock);
   return g;
 }

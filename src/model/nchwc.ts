@@ -49,12 +49,20 @@ function reorderWeights(g: Graph, w: Tensor, block: number): Tensor {
   return g.reshape(g.transpose(blocked, [0, 2, 4, 5, 3, 1]), [o, i, kh, kw]);
 }
 
-function blockedConv(g: Graph, x: Tensor, w: Tensor, bias: Tensor | undefined, attrs: Record<string, number[] | string>, out: Tensor, block: number): GraphNode[] {
+/**
+ * Nodes computing `out` (an existing NCHW tensor) as ReorderInput(x) → `body` → ReorderOutput,
+ * taken off the end of the graph for the caller to place.
+ */
+function inBlockedLayout(g: Graph, x: Tensor, out: Tensor, body: (xb: Tensor) => Tensor): GraphNode[] {
   const start = g.nodes.length;
   const [xb] = g.opIn(DOMAIN, 'ReorderInput', [x], {}, [{ shape: x.shape }]);
-  const [yb] = g.opIn(DOMAIN, 'Conv', [xb!, reorderWeights(g, w, block), ...(bias ? [bias] : [])], attrs, [{ shape: out.shape }]);
-  g.nodes.push({ op: 'ReorderOutput', domain: DOMAIN, inputs: [yb!], outputs: [out], attrs: { channels: out.shape[1]! } });
+  g.nodes.push({ op: 'ReorderOutput', domain: DOMAIN, inputs: [body(xb!)], outputs: [out], attrs: { channels: out.shape[1]! } });
   return g.nodes.splice(start);
+}
+
+function blockedConv(g: Graph, x: Tensor, w: Tensor, bias: Tensor | undefined, attrs: Record<string, number[] | string>, out: Tensor, block: number): GraphNode[] {
+  return inBlockedLayout(g, x, out, (xb) =>
+    g.opIn(DOMAIN, 'Conv', [xb, reorderWeights(g, w, block), ...(bias ? [bias] : [])], attrs, [{ shape: out.shape }])[0]!);
 }
 
 const unitStrides = (n: GraphNode) => ((n.attrs.strides as number[] | undefined) ?? [1, 1]).every((s) => s === 1);
@@ -63,7 +71,7 @@ const plain = (n: GraphNode) =>
   (n.attrs.dilations === undefined || (n.attrs.dilations as number[]).every((d) => d === 1));
 
 /** Rewrites eligible nodes of `g` in place (keeping every tensor the rest of the graph reads). */
-export function lowerConvolutions(g: Graph, block: number): number {
+export function lowerToNchwc(g: Graph, block: number): void {
   const fits = (c: number) => c % block === 0;
   const consumers = new Map<string, GraphNode[]>();
   for (const n of g.nodes) for (const t of n.inputs) consumers.set(t.name, [...(consumers.get(t.name) ?? []), n]);
@@ -73,12 +81,8 @@ export function lowerConvolutions(g: Graph, block: number): number {
   for (const node of [...g.nodes]) {
     if (node.op === 'MaxPool' && !node.domain && node.outputs.length === 1 && node.inputs[0]!.shape.length === 4 && fits(node.inputs[0]!.shape[1]!)) {
       // Pooling without Indices (inference-mode graphs): ORT's NCHW MaxPool is ~15x slower.
-      const start = g.nodes.length;
-      const [xb] = g.opIn(DOMAIN, 'ReorderInput', [node.inputs[0]!], {}, [{ shape: node.inputs[0]!.shape }]);
       const out = node.outputs[0]!;
-      const [yb] = g.opIn(DOMAIN, 'MaxPool', [xb!], node.attrs, [{ shape: out.shape }]);
-      g.nodes.push({ op: 'ReorderOutput', domain: DOMAIN, inputs: [yb!], outputs: [out], attrs: { channels: out.shape[1]! } });
-      replaced.set(node, g.nodes.splice(start));
+      replaced.set(node, inBlockedLayout(g, node.inputs[0]!, out, (xb) => g.opIn(DOMAIN, 'MaxPool', [xb], node.attrs, [{ shape: out.shape }])[0]!));
       continue;
     }
     if ((node.op !== 'Conv' && node.op !== 'ConvTranspose') || !plain(node) || !unitStrides(node)) continue;
@@ -103,5 +107,4 @@ export function lowerConvolutions(g: Graph, block: number): number {
   }
   const rewritten = g.nodes.flatMap((n) => (dropped.has(n) ? [] : replaced.get(n) ?? [n]));
   g.nodes.splice(0, g.nodes.length, ...rewritten);
-  return replaced.size;
 }

@@ -53,16 +53,20 @@ export class TrainSession {
   private session(batch: number): Promise<OrtSession> {
     let s = this.sessions.get(batch);
     if (!s) {
-      s = (async () => {
-        const nchwcBlock = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(this.ort);
-        const build = (block?: number) => buildTrainGraph(this.layout, { batch, adam: this.adam, nchwcBlock: block }).toModel('train_step');
-        if (!nchwcBlock) return createSession(build(), this.options);
-        // The blocked kernels are an optimisation: a build that rejects the lowered graph still trains.
-        return createSession(build(nchwcBlock), this.options).catch(() => createSession(build(), this.options));
-      })();
+      s = this.createLowered((nchwcBlock) => buildTrainGraph(this.layout, { batch, adam: this.adam, nchwcBlock }).toModel('train_step'));
       this.sessions.set(batch, s);
     }
     return s;
+  }
+
+  /**
+   * A session for the model `build` makes, lowered onto ORT's NCHWc kernels where they exist (CPU).
+   * The blocked kernels are an optimisation: a build that rejects the lowered graph still runs.
+   */
+  private async createLowered(build: (nchwcBlock?: number) => Uint8Array): Promise<OrtSession> {
+    const block = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(this.ort);
+    if (!block) return createSession(build(), this.options);
+    return createSession(build(block), this.options).catch(() => createSession(build(), this.options));
   }
 
   /** Prepares (builds and loads) the step graph for a batch size ahead of the timed loop. */
@@ -113,12 +117,7 @@ export class TrainSession {
   /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]. */
   async evaluate(x: Float32Array, n: number, chunk = 256): Promise<Float32Array> {
     const { ort, layout } = this;
-    this.evalSession ??= (async () => {
-      const nchwcBlock = this.options.device === 'cuda' ? undefined : await nchwcBlockSize(ort);
-      const build = (block?: number) => buildEvalGraph(layout, { nchwcBlock: block }).toModel('eval');
-      if (!nchwcBlock) return createSession(build(), this.options);
-      return createSession(build(nchwcBlock), this.options).catch(() => createSession(build(), this.options));
-    })();
+    this.evalSession ??= this.createLowered((nchwcBlock) => buildEvalGraph(layout, { nchwcBlock }).toModel('eval'));
     const session = await this.evalSession;
     const per = layout.frames * layout.coefficients;
     const probs = new Float32Array(n * layout.classes);

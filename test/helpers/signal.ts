@@ -1,4 +1,4 @@
-/** Comparisons against the float32 reference fixtures, shared by the audio tests. */
+/** Comparisons against reference arrays (fixtures, reference graphs), shared by the tests. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
@@ -13,6 +13,18 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** Largest |a - b| relative to the largest |b| (the tensor's scale). */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'length');
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
 }
 
 /** Signal-to-noise ratio of `got` against `ref`, in dB. */
