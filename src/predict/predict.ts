@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAudio } from '../audio/frontend.js';
-import { mfccFrames } from '../audio/mfcc.js';
-import { mfccOptionsOf, type FrontendConfig } from '../stages/mfcc.js';
+import { featureDims, utteranceFeatures } from '../audio/features.js';
+import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../stages/mfcc.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 
 export const FRONTEND_FILE = 'frontend.json';
@@ -35,13 +35,14 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
   const modelPath = join(modelDir, 'model.onnx');
   if (!existsSync(modelPath)) throw new EmopipeError('E_NOT_FOUND', `no model.onnx in ${modelDir}`);
   const options = mfccOptionsOf(frontend);
-  const per = frontend.frames * frontend.nMfcc;
+  const featureOptions = featureOptionsOf(frontend);
+  const per = frontend.frames * featureDims(options, featureOptions);
   const ok: { file: string; features: Float32Array }[] = [];
   const errors: { file: string; error: string }[] = [];
   for (const file of files) {
     try {
       const audio = loadAudio(file, frontend.sampleRate);
-      ok.push({ file, features: mfccFrames(audio.y, options).data });
+      ok.push({ file, features: utteranceFeatures(audio.y, options, featureOptions).data });
     } catch (e) {
       errors.push({ file, error: errorMessage(e).replace(`${file}: `, '') });
     }

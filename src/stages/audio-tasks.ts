@@ -3,7 +3,8 @@
  * takes a plain, cloneable task and returns typed arrays (transferred back, not copied).
  */
 import { loadAudio } from '../audio/frontend.js';
-import { mfccFrames, type MfccOptions } from '../audio/mfcc.js';
+import type { MfccOptions } from '../audio/mfcc.js';
+import { utteranceFeatures, type FeatureOptions } from '../audio/features.js';
 import { applyAugmentation, type AugmentSpec } from '../audio/augment.js';
 import { Rng } from '../util/rng.js';
 import { readClipSamples } from './clip-store.js';
@@ -44,9 +45,11 @@ export interface MfccTask {
   offset: number;
   length: number;
   options: MfccOptions;
+  /** Trim, feature kind, deltas, normalisation (defaults: the seed's plain MFCCs). */
+  features?: FeatureOptions;
 }
 
 export function mfccTask(task: MfccTask): { data: Float32Array } {
   const y = readClipSamples(task.audioFile, task.offset, task.length);
-  return { data: mfccFrames(y, task.options).data };
+  return { data: utteranceFeatures(y, task.options, task.features).data };
 }

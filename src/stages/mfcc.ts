@@ -2,8 +2,11 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import type { MfccOptions } from '../audio/mfcc.js';
+import type { Cmvn, FeatureKind, FeatureOptions } from '../audio/features.js';
+import type { TrimOptions } from '../audio/trim.js';
 import { EmopipeError } from '../util/errors.js';
 import { writeNpy } from '../util/npy.js';
+import { featureDims } from '../audio/features.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
 import { readSplitFile, type SplitName } from './split.js';
@@ -17,6 +20,13 @@ export interface MfccParams {
   fmax: number | null;
   top_db: number | null;
   frames: number;
+  features?: FeatureKind;
+  deltas?: 0 | 1 | 2;
+  cmvn?: Cmvn;
+  trim?: boolean;
+  trim_top_db?: number;
+  trim_frame_length?: number;
+  trim_hop_length?: number;
 }
 
 export const mfccParamsSchema = {
@@ -31,6 +41,13 @@ export const mfccParamsSchema = {
     fmax: { type: ['number', 'null'], minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' },
     top_db: { type: ['number', 'null'], minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' },
     frames: { type: 'integer', minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' },
+    features: { enum: ['mfcc', 'logmel'], default: 'mfcc', description: '`mfcc` (n_mfcc per frame) or `logmel`: the log-mel spectrogram in dB the MFCCs are made from (n_mels per frame).' },
+    deltas: { enum: [0, 1, 2], default: 0, description: '1 appends deltas, 2 deltas and delta-deltas (librosa.feature.delta, width 9, mode interp), computed on the clip\'s own frames before padding.' },
+    cmvn: { enum: ['none', 'utterance'], default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); the model\'s own normaliser still applies after it.' },
+    trim: { type: 'boolean', default: false, description: 'Trim leading and trailing silence first (librosa.effects.trim semantics).' },
+    trim_top_db: { type: 'number', minimum: 0, default: 60, description: 'trim: frames this many dB below the loudest frame\'s RMS are silence.' },
+    trim_frame_length: { type: 'integer', minimum: 1, maximum: 65536, default: 2048, description: 'trim: RMS window in samples.' },
+    trim_hop_length: { type: 'integer', minimum: 1, maximum: 65536, default: 512, description: 'trim: hop between RMS frames in samples.' },
   },
 } as const;
 
@@ -45,6 +62,15 @@ export interface FrontendConfig {
   fmax: number | null;
   topDb: number | null;
   frames: number;
+  /*
+   * Front-end options beyond the seed's MFCCs; each is present only when not at its default, so
+   * the front end of a default run (meta.json, frontend.json) stays byte-identical to before and
+   * frontend.json files written before these options existed read as the defaults.
+   */
+  features?: FeatureKind;
+  deltas?: 1 | 2;
+  cmvn?: Cmvn;
+  trim?: TrimOptions;
 }
 
 export interface FeatureIndexRow {
@@ -56,7 +82,17 @@ export interface FeatureIndexRow {
 }
 
 export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
-  return { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
+  const f: FrontendConfig = { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
+  if (p.features && p.features !== 'mfcc') f.features = p.features;
+  if (p.deltas) f.deltas = p.deltas;
+  if (p.cmvn && p.cmvn !== 'none') f.cmvn = p.cmvn;
+  if (p.trim) f.trim = { topDb: p.trim_top_db ?? 60, frameLength: p.trim_frame_length ?? 2048, hopLength: p.trim_hop_length ?? 512 };
+  return f;
+}
+
+/** The front-end options beyond the MFCC settings (absent keys = defaults). */
+export function featureOptionsOf(f: FrontendConfig): FeatureOptions {
+  return { features: f.features ?? 'mfcc', deltas: f.deltas ?? 0, cmvn: f.cmvn ?? 'none', trim: f.trim ?? null };
 }
 
 export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
@@ -77,6 +113,8 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   }
   const frontend = frontendOf(ctx.params, originals.sampleRate);
   const options = mfccOptionsOf(frontend);
+  const featureOptions = featureOptionsOf(frontend);
+  const dims = featureDims(options, featureOptions);
 
   // Originals first (every split), then the augmented training copies.
   const work: { clip: StoredClip; audioFile: string; split: SplitName }[] = [];
@@ -89,11 +127,11 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   for (const clip of augmented?.clips ?? []) work.push({ clip, audioFile: join(augmentDir!, AUDIO_FILE), split: 'train' });
   if (unassigned > 0) ctx.log.warn(`${unassigned} clips have no split assignment and were left out`);
 
-  const outcomes = await runAudioTasks(ctx, 'mfccTask', work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options })), 'clips');
+  const outcomes = await runAudioTasks(ctx, 'mfccTask', work.map((w) => ({ audioFile: w.audioFile, offset: w.clip.offset, length: w.clip.length, options, features: featureOptions })), 'clips');
 
   const labels = originals.labels;
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
-  const rowSize = frontend.frames * frontend.nMfcc;
+  const rowSize = frontend.frames * dims;
   const ok = outcomes.flatMap((o, i) => (o.ok ? [{ w: work[i]!, data: o.value.data }] : []));
   const failures = outcomes.flatMap((o, i) => (o.ok ? [] : [`${work[i]!.clip.source}: ${o.error}`]));
   if (failures.length > 0) throw new EmopipeError('E_STAGE_FAILED', `MFCC failed for ${failures.length} clips, first: ${failures[0]}`);
@@ -110,7 +148,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     index.push({ source: w.clip.source, label: w.clip.label, speaker: w.clip.speaker, split: w.split, augmentation: w.clip.augmentation });
   });
 
-  writeNpy(join(ctx.outDir, 'features.npy'), { dtype: 'float32', shape: [ok.length, frontend.frames, frontend.nMfcc], data: features });
+  writeNpy(join(ctx.outDir, 'features.npy'), { dtype: 'float32', shape: [ok.length, frontend.frames, dims], data: features });
   writeNpy(join(ctx.outDir, 'labels.npy'), { dtype: 'int32', shape: [ok.length], data: labelIds });
   await writeFile(join(ctx.outDir, 'index.json'), JSON.stringify(index) + '\n');
   await writeFile(join(ctx.outDir, 'labels.json'), JSON.stringify(labels) + '\n');
@@ -122,7 +160,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts }, null, 1) + '\n');
   return {
     metrics: { rows: ok.length, ...counts },
-    summary: `features.npy [${ok.length}, ${frontend.frames}, ${frontend.nMfcc}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    summary: `features.npy [${ok.length}, ${frontend.frames}, ${dims}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,
   };
 }
 
