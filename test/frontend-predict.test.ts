@@ -1,0 +1,111 @@
+/**
+ * Whatever the front end does (trim, deltas, per-utterance normalisation), `predict` on a clip
+ * must give the probabilities the evaluate path gives for that clip's row of features.npy: a
+ * tiny model trained through the engine on real RAVDESS clips from ../shared, then both paths.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kindRegistry, runPipelineFile } from '../src/engine/index.js';
+import { loadClassifier } from '../src/model/infer.js';
+import { predictFiles, readFrontend } from '../src/predict/predict.js';
+import { builtinStageKinds } from '../src/stages/index.js';
+import { readNpy } from '../src/util/npy.js';
+import { sharedDir } from '../src/util/paths.js';
+import { featureOptionsOf, frontendOf, mfccKind } from '../src/stages/mfcc.js';
+import { resolveParams } from './helpers/stage-context.js';
+
+const corpus = join(sharedDir(), 'data', 'ravdess');
+const skip = existsSync(corpus) ? false : `RAVDESS sample not found at ${corpus}`;
+
+const PIPELINE = `
+name: frontend-predict
+seed: 7
+stages:
+  ingest: { uses: ingest, with: { format: ravdess } }
+  split: { uses: split, needs: [ingest], with: { method: speaker, validation: ["02"], test: ["03"] } }
+  resample: { uses: resample, needs: [ingest], with: { rate: 22050 } }
+  mfcc:
+    uses: mfcc
+    needs: [resample, split]
+    with: { n_mfcc: 20, n_mels: 40, frames: 120, trim: true, deltas: 2, cmvn: utterance }
+  train:
+    uses: train
+    needs: [mfcc]
+    with:
+      epochs: 1
+      batch_size: 8
+      threads: 1
+      architecture: { conv_blocks: [{ filters: 4, kernel: 3, dropout: 0.1 }], lstm_units: 8, dropout: 0.2 }
+`;
+
+test('predict on a clip == the evaluate path on its features row, with trim + deltas + cmvn', { skip, timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'emopipe-frontend-'));
+  try {
+    // Three actors, one clip per emotion each (24 clips): enough to train one epoch of a tiny model.
+    const root = join(dir, 'corpus');
+    for (const actor of ['01', '02', '03']) {
+      const from = join(corpus, `Actor_${actor}`);
+      mkdirSync(join(root, `Actor_${actor}`), { recursive: true });
+      const seen = new Set<string>();
+      for (const f of readdirSync(from).sort()) {
+        const emotion = f.split('-')[2]!;
+        if (seen.has(emotion)) continue;
+        seen.add(emotion);
+        symlinkSync(join(from, f), join(root, `Actor_${actor}`, f));
+      }
+    }
+    const file = join(dir, 'pipeline.yaml');
+    writeFileSync(file, PIPELINE);
+    const result = await runPipelineFile(file, {
+      cacheDir: join(dir, 'cache'), artifactsDir: join(dir, 'artifacts'), dataDir: join(dir, 'data'), jobs: 1,
+      kinds: kindRegistry(builtinStageKinds), overrides: [`ingest.root=${root}`],
+    });
+    assert.equal(result.status, 'ok', result.error?.message);
+    const out = (name: string) => result.stages.find((s) => s.name === name)!.outputDir!;
+
+    const trainDir = out('train');
+    const frontend = readFrontend(trainDir);
+    assert.equal(frontend.deltas, 2);
+    assert.equal(frontend.cmvn, 'utterance');
+    assert.deepEqual(frontend.trim, { topDb: 60, frameLength: 2048, hopLength: 512 });
+
+    const features = readNpy(join(out('mfcc'), 'features.npy'));
+    assert.deepEqual(features.shape, [24, 120, 60]);
+    const index = JSON.parse(readFileSync(join(out('mfcc'), 'index.json'), 'utf8')) as { source: string; split: string }[];
+    const rows = index.flatMap((r, i) => (r.split === 'test' ? [i] : [])).slice(0, 3);
+    const per = 120 * 60;
+    const clf = await loadClassifier(join(trainDir, 'model.onnx'), { threads: 1 });
+    const x = new Float32Array(rows.length * per);
+    rows.forEach((r, j) => x.set((features.data as Float32Array).subarray(r * per, (r + 1) * per), j * per));
+    const evaluated = await clf.predict(x, rows.length);
+    await clf.close();
+
+    const files = rows.map((r) => join(root, index[r]!.source));
+    const predicted = await predictFiles(trainDir, files, frontend, { threads: 1 });
+    assert.equal(predicted.errors.length, 0, JSON.stringify(predicted.errors));
+    let worst = 0;
+    predicted.predictions.forEach((p, j) => {
+      Object.values(p.probabilities).forEach((v, k) => (worst = Math.max(worst, Math.abs(v - evaluated[j * 8 + k]!))));
+    });
+    // predict rounds its probabilities to 1e-6; anything more would be a front-end difference.
+    assert.ok(worst <= 1e-6, `predict vs evaluate differ by ${worst}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('default mfcc params record the front end exactly as before (no new keys), so default outputs keep their content hash', () => {
+  const p = resolveParams(mfccKind, {});
+  const f = frontendOf(p, 22050);
+  assert.deepEqual(Object.keys(f), ['sampleRate', 'nMfcc', 'nFft', 'hopLength', 'nMels', 'fmin', 'fmax', 'topDb', 'frames']);
+  // A frontend.json written before the options existed reads as the defaults.
+  assert.deepEqual(featureOptionsOf(f), { features: 'mfcc', deltas: 0, cmvn: 'none', trim: null });
+  const g = frontendOf(resolveParams(mfccKind, { features: 'logmel', deltas: 1, trim: true, trim_top_db: 40 }), 16000);
+  assert.equal(g.features, 'logmel');
+  assert.equal(g.deltas, 1);
+  assert.equal(g.cmvn, undefined);
+  assert.deepEqual(g.trim, { topDb: 40, frameLength: 2048, hopLength: 512 });
+});
