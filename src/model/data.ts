@@ -89,3 +89,37 @@ export function scoreProbabilities(probs: Float32Array, labels: ArrayLike<number
   }
   return { loss: n ? loss / n : NaN, accuracy: n ? correct / n : NaN };
 }
+
+/** Unweighted average recall: the mean recall over the classes present in `labels` (as report/metrics.ts). */
+export function unweightedAverageRecall(probs: Float32Array, labels: ArrayLike<number>, classes: number): number {
+  const support = new Array<number>(classes).fill(0);
+  const hits = new Array<number>(classes).fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    support[y]!++;
+    if (argmax(probs, i * classes, classes) === y) hits[y]!++;
+  }
+  const recalls = support.flatMap((s, c) => (s > 0 ? [hits[c]! / s] : []));
+  return recalls.length ? recalls.reduce((a, b) => a + b, 0) / recalls.length : NaN;
+}
+
+/**
+ * Per-class loss weights n / (classes * n_c) (sklearn's "balanced"): every class contributes
+ * equally to the expected loss. A class absent from training gets weight 0.
+ */
+export function balancedClassWeights(labels: ArrayLike<number>, classes: number): Float64Array {
+  const counts = new Float64Array(classes);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]!]!++;
+  return counts.map((c) => (c > 0 ? labels.length / (classes * c) : 0));
+}
+
+/**
+ * The target row of one sample: one-hot, smoothed to (1 - e) onehot + e / classes, times the
+ * sample's class weight. The step graph's loss is -mean_i sum_k target_ik log p_ik, so this is
+ * label smoothing and class weighting with no change to the graph.
+ */
+export function fillTarget(out: Float32Array, offset: number, label: number, classes: number, smoothing: number, weight: number): void {
+  const off = (smoothing / classes) * weight;
+  for (let k = 0; k < classes; k++) out[offset + k] = off;
+  out[offset + label] = (1 - smoothing + smoothing / classes) * weight;
+}

@@ -35,6 +35,12 @@ export interface AdamConfig {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /**
+   * Decoupled weight decay (AdamW, Loshchilov & Hutter; as Keras' and PyTorch's AdamW): every
+   * parameter also shrinks by lr * weightDecay * w each step. 0 or absent: plain Adam, and the
+   * step graph is exactly the reference one.
+   */
+  weightDecay?: number;
 }
 
 /** Discovers parameters, statistics and masks by building the network once on a scratch graph. */
@@ -148,7 +154,9 @@ export function buildTrainGraph(layout: ModelLayout, opts: TrainGraphOptions): G
   const bias2 = g.sub(one, g.op1('Pow', [g.scalar(beta2), step]));
   const lrT = g.div(g.mul(lr, g.op1('Sqrt', [bias2])), bias1);
   const update = g.div(g.mul(m2, lrT), g.add(g.op1('Sqrt', [v2]), g.scalar(epsilon)));
-  g.output(g.sub(flatParams, update), 'params_out');
+  const wd = opts.adam.weightDecay ?? 0;
+  const decayed = wd > 0 ? g.sub(flatParams, g.mul(flatParams, g.mul(lr, g.scalar(wd)))) : flatParams;
+  g.output(g.sub(decayed, update), 'params_out');
   g.output(m2, 'adam_m_out');
   g.output(v2, 'adam_v_out');
   g.output(flatten(g, layout.stats.map((s) => newStats.get(s.spec.name) ?? stats.get(s.spec.name)!)), 'state_out');

@@ -4,11 +4,12 @@
  */
 import type { Rng } from '../util/rng.js';
 import type { Architecture } from './architecture.js';
-import { argmax, fillDropoutMask, fitNormalizer, gatherStandardised, scoreProbabilities } from './data.js';
+import { argmax, balancedClassWeights, fillDropoutMask, fillTarget, fitNormalizer, gatherStandardised, scoreProbabilities, unweightedAverageRecall } from './data.js';
 import { initialWeights } from './init.js';
 import { modelLayout, type AdamConfig, type ModelLayout, type Normalizer } from './model-graphs.js';
 import type { SessionOptions } from './ort.js';
 import { learningRate, type LrSchedule } from './schedules.js';
+import { applySpecAugment, specAugmentActive, type SpecAugmentOptions } from './spec-augment.js';
 import { TrainSession, type Weights } from './train-session.js';
 
 export interface EpochRecord {
@@ -17,6 +18,8 @@ export interface EpochRecord {
   accuracy: number;
   val_loss: number | null;
   val_accuracy: number | null;
+  /** Validation UAR; recorded only when checkpoint_metric is 'uar' (default runs keep their history unchanged). */
+  val_uar?: number | null;
   /** Learning rate of the epoch's last step. */
   lr: number;
   seconds: number;
@@ -50,15 +53,30 @@ export interface TrainOptions {
   session?: SessionOptions;
   /** Start from these weights instead of fresh initialisers (fine-tuning). */
   initial?: Weights;
+  /** Extra training options; all absent = the reference recipe. */
+  regularization?: TrainingExtras;
   onBatch?(info: BatchInfo): void;
   onEpoch?(record: EpochRecord): void;
   signal?: AbortSignal;
 }
 
+export interface TrainingExtras {
+  /** SpecAugment masks on every training sample, drawn afresh each epoch. */
+  specAugment?: SpecAugmentOptions;
+  /** Label smoothing e: targets (1 - e) onehot + e / classes. */
+  labelSmoothing?: number;
+  /** 'balanced': loss weight n / (classes * n_c) per class of the training rows. */
+  classWeights?: 'none' | 'balanced';
+  /** Validation metric that picks the kept epoch (default accuracy). */
+  checkpointMetric?: 'accuracy' | 'uar';
+  /** Stop after this many epochs without a better checkpoint metric (default: never). */
+  patience?: number | null;
+}
+
 export interface TrainResult {
   layout: ModelLayout;
   normalizer: Normalizer;
-  /** Weights of the best epoch by val_accuracy (the last epoch without validation rows). */
+  /** Weights of the best epoch by the checkpoint metric (the last epoch without validation rows). */
   best: Weights;
   bestEpoch: number;
   final: Weights;
@@ -93,6 +111,13 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
   let bestEpoch = 0;
   let bestAcc = -Infinity;
 
+  const extra = o.regularization ?? {};
+  const smoothing = extra.labelSmoothing ?? 0;
+  const classWeights = extra.classWeights === 'balanced' ? balancedClassWeights(trainY, o.classes) : undefined;
+  const plainTargets = smoothing === 0 && !classWeights;
+  const specAugment = specAugmentActive(extra.specAugment) ? extra.specAugment : undefined;
+  const byUar = extra.checkpointMetric === 'uar';
+
   const x = new Float32Array(B * rowSize);
   const onehot = new Float32Array(B * o.classes);
   const masks = layout.masks.map((mk) => new Float32Array(B * mk.shape.reduce((a, b) => a * b, 1)));
@@ -101,6 +126,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const order = o.rng.derive(`shuffle:${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
       const dropRng = o.rng.derive(`dropout:${epoch}`);
+      const maskRng = specAugment ? o.rng.derive(`specaugment:${epoch}`) : undefined;
       let lossSum = 0;
       let correct = 0;
       let lr = 0;
@@ -111,7 +137,9 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
         onehot.fill(0);
         ids.forEach((r, j) => {
           x.set(trainX.subarray(r * rowSize, (r + 1) * rowSize), j * rowSize);
-          onehot[j * o.classes + trainY[r]!] = 1;
+          if (plainTargets) onehot[j * o.classes + trainY[r]!] = 1;
+          else fillTarget(onehot, j * o.classes, trainY[r]!, o.classes, smoothing, classWeights ? classWeights[trainY[r]!]! : 1);
+          if (specAugment) applySpecAugment(x.subarray(j * rowSize, (j + 1) * rowSize), o.frames, o.coefficients, specAugment, maskRng!);
         });
         const stepMasks = layout.masks.map((mk, i) => {
           const m = masks[i]!.subarray(0, size * (masks[i]!.length / B));
@@ -136,24 +164,30 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
       rates.push(n / ((performance.now() - t0) / 1000));
       let valLoss: number | null = null;
       let valAcc: number | null = null;
+      let valUar: number | null = null;
       if (valY.length) {
         const probs = await session.evaluate(valX, valY.length);
         const s = scoreProbabilities(probs, valY, o.classes);
         valLoss = s.loss;
         valAcc = s.accuracy;
+        if (byUar) valUar = unweightedAverageRecall(probs, valY, o.classes);
       }
       const record: EpochRecord = {
         epoch, loss: lossSum / n, accuracy: correct / n, val_loss: valLoss, val_accuracy: valAcc, lr,
         seconds: (performance.now() - t0) / 1000,
       };
+      if (byUar) record.val_uar = valUar;
       history.push(record);
-      const score = valAcc ?? -Infinity;
-      if (!best || score > bestAcc || valAcc === null) {
+      const metric = byUar ? valUar : valAcc;
+      const score = metric ?? -Infinity;
+      if (!best || score > bestAcc || metric === null) {
         bestAcc = score;
         bestEpoch = epoch;
         best = session.weights();
       }
       o.onEpoch?.(record);
+      // Early stopping: only with validation rows, after `patience` epochs without improvement.
+      if (extra.patience != null && metric !== null && epoch - bestEpoch >= extra.patience) break;
     }
     return {
       layout, normalizer, best: best!, bestEpoch, final: session.weights(), history,

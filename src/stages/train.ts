@@ -25,11 +25,18 @@ export interface TrainParams {
     m_mul: number;
     alpha: number;
   };
-  optimizer: { beta1: number; beta2: number; epsilon: number };
+  optimizer: { beta1: number; beta2: number; epsilon: number; weight_decay?: number };
   device: 'cpu' | 'cuda';
   threads: number;
   architecture: Architecture;
+  label_smoothing?: number;
+  class_weights?: 'none' | 'balanced';
+  checkpoint_metric?: 'accuracy' | 'uar';
+  patience?: number | null;
+  spec_augment?: { freq_masks: number; freq_width: number; time_masks: number; time_width: number };
 }
+
+const SPEC_AUGMENT_DEFAULT = { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 };
 
 const LR_DEFAULT: TrainParams['lr'] = {
   schedule: 'cosine_decay_restarts', initial: 0.001, first_decay_steps: null, decay_steps: null, t_mul: 2.0, m_mul: 1.0, alpha: 0.0,
@@ -76,6 +83,10 @@ export const trainParamsSchema = {
         beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'First-moment decay.' },
         beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.999, description: 'Second-moment decay.' },
         epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-7, description: 'Added to sqrt(v).' },
+        weight_decay: {
+          type: 'number', minimum: 0, default: 0,
+          description: 'Decoupled weight decay (AdamW): each step also subtracts lr * weight_decay * w from every parameter; 0 = Adam.',
+        },
       },
     },
     device: {
@@ -84,6 +95,31 @@ export const trainParamsSchema = {
     },
     threads: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'ONNX Runtime intra-op threads.' },
     architecture: architectureSchema,
+    label_smoothing: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Label smoothing e: training targets (1 - e) onehot + e / classes.' },
+    class_weights: {
+      enum: ['none', 'balanced'], default: 'none',
+      description: '`balanced`: loss weight n / (classes * n_c) per class of the training rows (sklearn\'s "balanced").',
+    },
+    checkpoint_metric: {
+      enum: ['accuracy', 'uar'], default: 'accuracy',
+      description: 'Validation metric that picks the kept epoch: `accuracy`, or `uar` (unweighted average recall, also recorded as val_uar in history.json).',
+    },
+    patience: {
+      type: ['integer', 'null'], minimum: 1, default: null,
+      description: 'Early stopping: end training after this many epochs without a better checkpoint metric; null trains all epochs.',
+    },
+    spec_augment: {
+      type: 'object',
+      additionalProperties: false,
+      default: SPEC_AUGMENT_DEFAULT,
+      description: 'SpecAugment time and frequency masks (set to 0 after standardisation) on every training sample, drawn per epoch from the seeded generator; validation and inference see whole features.',
+      properties: {
+        freq_masks: { type: 'integer', minimum: 0, maximum: 16, default: 0, description: 'Masks over the coefficient axis per sample.' },
+        freq_width: { type: 'integer', minimum: 0, default: 8, description: 'Largest frequency mask width (drawn uniformly from 0..freq_width).' },
+        time_masks: { type: 'integer', minimum: 0, maximum: 16, default: 0, description: 'Masks over the frame axis per sample.' },
+        time_width: { type: 'integer', minimum: 0, default: 20, description: 'Largest time mask width in frames (drawn uniformly from 0..time_width).' },
+      },
+    },
   },
 } as const;
 
@@ -149,7 +185,17 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     epochs: p.epochs,
     batchSize: p.batch_size,
     lr: schedule(p.lr, batches, p.epochs),
-    adam: p.optimizer,
+    adam: { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, epsilon: p.optimizer.epsilon, weightDecay: p.optimizer.weight_decay ?? 0 },
+    regularization: {
+      labelSmoothing: p.label_smoothing ?? 0,
+      classWeights: p.class_weights ?? 'none',
+      checkpointMetric: p.checkpoint_metric ?? 'accuracy',
+      patience: p.patience ?? null,
+      specAugment: p.spec_augment && {
+        freqMasks: p.spec_augment.freq_masks, freqWidth: p.spec_augment.freq_width,
+        timeMasks: p.spec_augment.time_masks, timeWidth: p.spec_augment.time_width,
+      },
+    },
     rng: ctx.rng,
     session: { threads: p.threads, device: p.device },
     signal: ctx.signal,
@@ -187,6 +233,9 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     validation_rows: validationRows.length,
     parameters: result.layout.paramCount,
     synthetic: meta.synthetic === true,
+    // Only when the options are used, so a default run's train.json is as before.
+    ...(p.checkpoint_metric === 'uar' ? { checkpoint_metric: 'uar', val_uar: best.val_uar ?? null } : {}),
+    ...(p.patience != null ? { epochs_run: result.history.length } : {}),
   };
   writeJson(join(out, 'train.json'), summary);
   return {

@@ -1,0 +1,171 @@
+/**
+ * The optional training techniques (train.* params beyond the reference recipe): SpecAugment,
+ * label smoothing, class-balanced weights, AdamW weight decay, UAR checkpointing and early
+ * stopping. Each off by default; each checked against its definition.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
+import { balancedClassWeights, fillTarget, unweightedAverageRecall } from '../src/model/data.js';
+import { initialWeights } from '../src/model/init.js';
+import { modelLayout } from '../src/model/model-graphs.js';
+import { applySpecAugment, specAugmentActive } from '../src/model/spec-augment.js';
+import { TrainSession } from '../src/model/train-session.js';
+import { trainModel, type TrainingExtras, type TrainOptions } from '../src/model/trainer.js';
+import { Rng } from '../src/util/rng.js';
+
+const FRAMES = 12;
+const COEFFS = 8;
+
+function options(seed: string, epochs: number, extras?: TrainingExtras, lr = 1e-2): TrainOptions {
+  const { features, labels } = syntheticData(72, FRAMES, COEFFS, 3, 'data');
+  return {
+    features, frames: FRAMES, coefficients: COEFFS, labels, classes: 3,
+    trainRows: Array.from({ length: 48 }, (_, i) => i),
+    validationRows: Array.from({ length: 24 }, (_, i) => 48 + i),
+    architecture: TINY, epochs, batchSize: 16,
+    lr: { schedule: 'constant', initial: lr },
+    adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+    rng: new Rng(seed), session: { threads: 1 }, regularization: extras,
+  };
+}
+
+/** Sorted zeroed indices along one axis when whole rows/columns are masked. */
+function zeroed(x: Float32Array, frames: number, coeffs: number, axis: 'time' | 'freq'): number[] {
+  const out: number[] = [];
+  const n = axis === 'time' ? frames : coeffs;
+  for (let i = 0; i < n; i++) {
+    let all = true;
+    for (let j = 0; j < (axis === 'time' ? coeffs : frames); j++) {
+      const v = axis === 'time' ? x[i * coeffs + j]! : x[j * coeffs + i]!;
+      if (v !== 0) all = false;
+    }
+    if (all) out.push(i);
+  }
+  return out;
+}
+
+test('SpecAugment: whole bands and frame spans set to 0, at most masks x width of each, seeded', () => {
+  const frames = 50;
+  const coeffs = 40;
+  const o = { freqMasks: 2, freqWidth: 6, timeMasks: 3, timeWidth: 5 };
+  assert.equal(specAugmentActive({ freqMasks: 0, freqWidth: 8, timeMasks: 0, timeWidth: 20 }), false);
+  assert.equal(specAugmentActive(o), true);
+  let anyFreq = 0;
+  let anyTime = 0;
+  for (let s = 0; s < 20; s++) {
+    const x = new Float32Array(frames * coeffs).fill(1);
+    applySpecAugment(x, frames, coeffs, o, new Rng(`m${s}`));
+    const f = zeroed(x, frames, coeffs, 'freq');
+    const t = zeroed(x, frames, coeffs, 'time');
+    assert.ok(f.length <= 12 && t.length <= 15, `${f.length} bands, ${t.length} frames`);
+    // Every zero lies in a masked band or a masked frame: nothing else is touched.
+    const zeros = x.reduce((a, v) => a + (v === 0 ? 1 : 0), 0);
+    assert.equal(zeros, f.length * frames + t.length * coeffs - f.length * t.length);
+    anyFreq += f.length;
+    anyTime += t.length;
+    const again = new Float32Array(frames * coeffs).fill(1);
+    applySpecAugment(again, frames, coeffs, o, new Rng(`m${s}`));
+    assert.deepEqual(again, x, 'same generator state, same masks');
+  }
+  // Mean width is half the maximum: ~2 x 3 bands and ~3 x 2.5 frames a sample.
+  assert.ok(anyFreq / 20 > 2 && anyFreq / 20 < 10, `mean masked bands ${anyFreq / 20}`);
+  assert.ok(anyTime / 20 > 2 && anyTime / 20 < 12, `mean masked frames ${anyTime / 20}`);
+});
+
+test('targets: label smoothing and balanced class weights; UAR is the mean per-class recall', () => {
+  const t = new Float32Array(8);
+  fillTarget(t, 4, 1, 4, 0.1, 1);
+  assert.deepEqual(Array.from(t.subarray(4)), [0.025, 0.925, 0.025, 0.025].map(Math.fround));
+  fillTarget(t, 0, 3, 4, 0, 2.5);
+  assert.deepEqual(Array.from(t.subarray(0, 4)), [0, 0, 0, 2.5]);
+  // 6 of class 0, 2 of class 1, none of class 2: n / (k n_c).
+  assert.deepEqual(Array.from(balancedClassWeights([0, 0, 0, 0, 0, 0, 1, 1], 3)), [8 / 18, 8 / 6, 0]);
+  // Class 0: 3 of 4 right; class 1: 0 of 1; class 2 absent → UAR (0.75 + 0) / 2, accuracy 3/5.
+  const probs = Float32Array.from([0.9, 0.1, 0, 0.8, 0.2, 0, 0.7, 0.3, 0, 0.2, 0.8, 0, 0.6, 0.4, 0]);
+  assert.equal(unweightedAverageRecall(probs, [0, 0, 0, 0, 1], 3), 0.375);
+});
+
+test('a step with smoothed, weighted targets reports -mean sum target log softmax(logits)', async () => {
+  const layout = modelLayout(TINY, FRAMES, COEFFS, 3);
+  const s = await TrainSession.create(layout, { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, initialWeights(layout, new Rng('w')), { threads: 1 });
+  try {
+    const B = 4;
+    const x = Float32Array.from({ length: B * FRAMES * COEFFS }, (_, i) => Math.sin(i * 0.37));
+    const target = new Float32Array(B * 3);
+    [0, 2, 1, 2].forEach((y, j) => fillTarget(target, j * 3, y, 3, 0.2, [0.5, 1, 2][y]!));
+    const masks = layout.masks.map((m) => new Float32Array(B * m.shape.reduce((a, b) => a * b, 1)).fill(1));
+    const { loss, logits } = await s.step(B, x, target, masks, 0.001);
+    let expected = 0;
+    for (let j = 0; j < B; j++) {
+      const z = Array.from(logits.subarray(j * 3, j * 3 + 3));
+      const lse = Math.log(z.reduce((a, v) => a + Math.exp(v), 0));
+      for (let k = 0; k < 3; k++) expected -= target[j * 3 + k]! * (z[k]! - lse);
+    }
+    expected /= B;
+    assert.ok(Math.abs(loss - expected) < 1e-5, `loss ${loss} vs ${expected}`);
+  } finally {
+    await s.close();
+  }
+});
+
+test('AdamW: weight decay takes lr * wd * w off every parameter on top of the Adam update', async () => {
+  const layout = modelLayout(TINY, FRAMES, COEFFS, 3);
+  const start = initialWeights(layout, new Rng('w'));
+  const B = 4;
+  const x = Float32Array.from({ length: B * FRAMES * COEFFS }, (_, i) => Math.cos(i * 0.11));
+  const onehot = new Float32Array(B * 3);
+  [0, 1, 2, 0].forEach((y, j) => (onehot[j * 3 + y] = 1));
+  const masks = layout.masks.map((m) => new Float32Array(B * m.shape.reduce((a, b) => a * b, 1)).fill(1));
+  const after = async (weightDecay?: number) => {
+    const s = await TrainSession.create(layout, { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay }, start, { threads: 1 });
+    try {
+      await s.step(B, x, onehot, masks, 0.01);
+      return s.weights().params;
+    } finally {
+      await s.close();
+    }
+  };
+  const adam = await after();
+  const adamw = await after(0.5);
+  let worst = 0;
+  for (let i = 0; i < adam.length; i++) {
+    worst = Math.max(worst, Math.abs(adamw[i]! - (adam[i]! - 0.01 * 0.5 * start.params[i]!)));
+  }
+  assert.ok(worst < 1e-6, `AdamW - Adam differs from -lr wd w by ${worst}`);
+  assert.notDeepEqual(adamw, adam);
+});
+
+test('checkpoint on validation UAR; early stopping after `patience` epochs without improvement', async () => {
+  const r = await trainModel(options('uar', 4, { checkpointMetric: 'uar' }));
+  assert.equal(r.history.length, 4);
+  const uars = r.history.map((h) => h.val_uar!);
+  assert.ok(uars.every((u) => u >= 0 && u <= 1));
+  assert.equal(r.bestEpoch, uars.indexOf(Math.max(...uars)) + 1);
+  // Without the option history has no val_uar (default runs write the same history.json as before).
+  const plain = await trainModel(options('uar', 1));
+  assert.equal('val_uar' in plain.history[0]!, false);
+  // A learning rate too small to change any prediction: epoch 1 stays best, patience 2 stops after epoch 3.
+  const stopped = await trainModel(options('stop', 10, { checkpointMetric: 'accuracy', patience: 2 }, 1e-12));
+  assert.equal(stopped.bestEpoch, 1);
+  assert.equal(stopped.history.length, 3);
+});
+
+test('SpecAugment, smoothing and class weights change training and stay reproducible; all-off is the reference', async () => {
+  const extras: TrainingExtras = {
+    specAugment: { freqMasks: 1, freqWidth: 3, timeMasks: 1, timeWidth: 4 }, labelSmoothing: 0.1, classWeights: 'balanced',
+  };
+  const a = await trainModel(options('aug', 1, extras));
+  const b = await trainModel(options('aug', 1, extras));
+  const ref = await trainModel(options('aug', 1));
+  const off = await trainModel(options('aug', 1, {
+    specAugment: { freqMasks: 0, freqWidth: 3, timeMasks: 0, timeWidth: 4 }, labelSmoothing: 0, classWeights: 'none', checkpointMetric: 'accuracy', patience: null,
+  }));
+  assert.deepEqual(a.final.params, b.final.params);
+  assert.notDeepEqual(a.final.params, ref.final.params);
+  assert.deepEqual(off.final.params, ref.final.params);
+  for (const only of [{ specAugment: extras.specAugment }, { labelSmoothing: 0.1 }] as TrainingExtras[]) {
+    const r = await trainModel(options('aug', 1, only));
+    assert.notDeepEqual(r.final.params, ref.final.params, JSON.stringify(only));
+  }
+});
