@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGradients } from '../src/model/autodiff.js';
 import { Graph, numel, type Tensor } from '../src/model/graph.js';
-import { bidirectionalLstm, type NetworkContext } from '../src/model/layers.js';
+import { attentionPool, bidirectionalLstm, type NetworkContext } from '../src/model/layers.js';
 import { createSession, loadOrt } from '../src/model/ort.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -65,6 +65,25 @@ const cases: Case[] = [
     name: 'bidirectional LSTM (hand-written gradient region)',
     inputs: [[2, 3, 4], [4, 8], [2, 8], [8], [4, 8], [2, 8], [8]],
     build: (g, x, ...weights) => bidirectionalLstm(paramsFrom(g, weights), 'lstm', x!, 2),
+  },
+  {
+    // pooling: mean|attention read every step: the region's rule then takes a gradient per step.
+    name: 'bidirectional LSTM, every step out (sequence gradient region)',
+    inputs: [[2, 3, 4], [4, 8], [2, 8], [8], [4, 8], [2, 8], [8]],
+    build: (g, x, ...weights) => bidirectionalLstm(paramsFrom(g, weights), 'lstm', x!, 2, 'sequence'),
+  },
+  {
+    name: 'attention pooling over time',
+    inputs: [[2, 5, 4], [4, 3], [3], [3, 1]],
+    build: (g, x, ...weights) => attentionPool(paramsFrom(g, weights), 'attention', x!, 3),
+  },
+  {
+    name: 'BiLSTM sequence + attention pooling (architecture pooling: attention)',
+    inputs: [[2, 3, 4], [4, 8], [2, 8], [8], [4, 8], [2, 8], [8], [4, 3], [3], [3, 1]],
+    build: (g, x, ...weights) => {
+      const ctx = paramsFrom(g, weights);
+      return attentionPool(ctx, 'attention', bidirectionalLstm(ctx, 'lstm', x!, 2, 'sequence'), 3);
+    },
   },
   { name: 'MaxPool (floor, indices)', inputs: [[2, 3, 5, 4]], build: (g, x) => g.op('MaxPool', [x!], pool)[0]! },
   { name: 'Transpose', inputs: [[2, 3, 4]], build: (g, x) => g.transpose(x!, [2, 0, 1]) },

@@ -169,3 +169,29 @@ test('SpecAugment, smoothing and class weights change training and stay reproduc
     assert.notDeepEqual(r.final.params, ref.final.params, JSON.stringify(only));
   }
 });
+
+test('pooling mean / attention: trains, and model.onnx gives the validation probabilities of the training session', async () => {
+  const { inferenceModel } = await import('../src/model/artifacts.js');
+  const { createSession, loadOrt } = await import('../src/model/ort.js');
+  const { gatherStandardised } = await import('../src/model/data.js');
+  const ort = await loadOrt();
+  for (const pooling of ['mean', 'attention'] as const) {
+    const o = { ...options(`pool-${pooling}`, 3), architecture: { ...TINY, pooling, attention_units: 5 } };
+    const r = await trainModel(o);
+    const names = r.layout.params.map((p) => p.spec.name);
+    assert.equal(names.includes('attention.score'), pooling === 'attention');
+    assert.ok(r.history[2]!.loss < r.history[0]!.loss, `${pooling}: loss ${r.history.map((h) => h.loss)}`);
+    const s = await TrainSession.create(r.layout, o.adam, r.best, { threads: 1 });
+    const valX = gatherStandardised(o.features, FRAMES * COEFFS, r.normalizer, o.validationRows);
+    const expected = await s.evaluate(valX, 24);
+    await s.close();
+    const model = await createSession(inferenceModel(r.layout, r.best, r.normalizer), { threads: 1 });
+    const raw = Float32Array.from(o.validationRows.flatMap((row) => Array.from(o.features.subarray(row * FRAMES * COEFFS, (row + 1) * FRAMES * COEFFS))));
+    const out = await model.run({ input: new ort.Tensor('float32', raw, [24, FRAMES, COEFFS]) });
+    await model.release();
+    const got = out.probabilities!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[i]!));
+    assert.ok(worst < 1e-5, `${pooling}: model.onnx vs session ${worst}`);
+  }
+});

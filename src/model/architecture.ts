@@ -4,7 +4,7 @@
  * reshape (43, 640) → BiLSTM 64 → drop .5 → dense softmax.
  */
 import type { Tensor } from './graph.js';
-import { bidirectionalLstm, convBlock, dense, dropout, mapToSequence, type NetworkContext } from './layers.js';
+import { attentionPool, bidirectionalLstm, convBlock, dense, dropout, mapToSequence, meanPool, type NetworkContext } from './layers.js';
 
 export interface ConvBlock {
   filters: number;
@@ -19,6 +19,14 @@ export interface Architecture {
   dropout: number;
   bn_epsilon: number;
   bn_momentum: number;
+  /**
+   * How the BiLSTM's outputs become one vector: `last` (the reference: final states), `mean`
+   * over time, or `attention` pooling. Absent = last; kept out of the defaults so a default
+   * run's weights.json stays as it was.
+   */
+  pooling?: 'last' | 'mean' | 'attention';
+  /** Hidden size of the attention scorer (pooling: attention; default 64). */
+  attention_units?: number;
 }
 
 export const DEFAULT_ARCHITECTURE: Architecture = {
@@ -61,6 +69,11 @@ export const architectureSchema = {
     dropout: { type: 'number', minimum: 0, maximum: 0.95, default: 0.5, description: 'Dropout rate after the LSTM.' },
     bn_epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-3, description: 'Batch-norm epsilon.' },
     bn_momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.99, description: 'Batch-norm moving-average momentum.' },
+    pooling: {
+      enum: ['last', 'mean', 'attention'],
+      description: 'BiLSTM outputs → one vector: `last` (final states; the reference, used when absent), `mean` over time, or `attention` (additive attention pooling).',
+    },
+    attention_units: { type: 'integer', minimum: 1, maximum: 4096, description: 'pooling: attention: hidden size of the scorer (64 when absent).' },
   },
 } as const;
 
@@ -75,7 +88,13 @@ export function buildNetwork(ctx: NetworkContext, x: Tensor, arch: Architecture,
     h = dropout(ctx, `dropout${n}`, h, block.dropout);
   });
   h = mapToSequence(ctx, h);
-  h = bidirectionalLstm(ctx, 'lstm', h, arch.lstm_units);
+  const pooling = arch.pooling ?? 'last';
+  if (pooling === 'last') {
+    h = bidirectionalLstm(ctx, 'lstm', h, arch.lstm_units);
+  } else {
+    const sequence = bidirectionalLstm(ctx, 'lstm', h, arch.lstm_units, 'sequence');
+    h = pooling === 'mean' ? meanPool(ctx, sequence) : attentionPool(ctx, 'attention', sequence, arch.attention_units ?? 64);
+  }
   h = dropout(ctx, `dropout${arch.conv_blocks.length + 1}`, h, arch.dropout);
   return dense(ctx, 'dense', h, classes);
 }

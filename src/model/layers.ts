@@ -154,7 +154,7 @@ interface LstmSteps {
  * with a hand-written gradient (lstmGradient): 2-10 % faster steps than the per-op rules
  * (measured interleaved), checked by finite differences and the PyTorch fixture.
  */
-export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, units: number): Tensor {
+export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, units: number, output: 'last' | 'sequence' = 'last'): Tensor {
   const { g } = ctx;
   const [, steps, features] = x.shape as [number, number, number];
   const gates = 4 * units;
@@ -199,11 +199,52 @@ export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, 
     saved.tc.push(tc);
     saved.h.push(g.mul(o, tc));
   }
+  if (output === 'sequence') return lstmSequence(ctx, saved, recurrent, byTime, units);
   const last = saved.h[steps - 1]!;
   if (ctx.training) {
     g.gradientRegions.push({ inputs: [byTime, recurrent], output: last, rule: (gr, d) => lstmGradient(gr, saved, recurrent, d) });
   }
   return g.reshape(g.transpose(g.reshape(last, last.shape.slice(1)), [1, 0, 2]), [0, 2 * units]);
+}
+
+/**
+ * The BiLSTM's outputs at every time step, [N, T, 2*units] with forward and backward states
+ * aligned by time (the backward direction ran time reversed). In training the gradient region
+ * ends at the stacked states, so the hand-written rule takes a gradient for every step.
+ */
+function lstmSequence(ctx: NetworkContext, saved: LstmSteps, recurrent: Tensor, byTime: Tensor, units: number): Tensor {
+  const { g } = ctx;
+  const steps = saved.h.length;
+  const all = steps === 1 ? saved.h[0]! : g.op1('Concat', saved.h, { axis: 0 }); // [T, 2, N, U]
+  if (ctx.training) {
+    g.gradientRegions.push({ inputs: [byTime, recurrent], output: all, rule: (gr, d) => lstmGradient(gr, saved, recurrent, d, true) });
+  }
+  const [fw, bw] = g.op('Split', [all, g.ints([1, 1])], { axis: 1 }) as [Tensor, Tensor];
+  const bwByTime = g.op1('Slice', [bw, g.ints([-1]), g.ints([-steps - 1]), g.ints([0]), g.ints([-1])]);
+  const both = g.op1('Concat', [fw, bwByTime], { axis: 3 }); // [T, 1, N, 2U]
+  return g.transpose(g.reshape(both, [steps, -1, 2 * units]), [1, 0, 2]);
+}
+
+/** Mean over time of a sequence [N, T, F] → [N, F]. */
+export function meanPool(ctx: NetworkContext, x: Tensor): Tensor {
+  return ctx.g.reduceMean(x, [1], false);
+}
+
+/**
+ * Additive attention pooling over time (Bahdanau-style scoring, as in attention-pooled SER
+ * models): e_t = v . tanh(W x_t + b), alpha = softmax_t(e), output sum_t alpha_t x_t. Owns
+ * `<name>.kernel` [F, units], `<name>.bias` [units], `<name>.score` [units, 1]. Built from ops
+ * that have gradient rules, so it needs no gradient code of its own.
+ */
+export function attentionPool(ctx: NetworkContext, name: string, x: Tensor, units: number): Tensor {
+  const { g } = ctx;
+  const features = x.shape[2]!;
+  const w = ctx.param({ name: `${name}.kernel`, shape: [features, units], init: 'glorot_uniform', fanIn: features, fanOut: units });
+  const b = ctx.param({ name: `${name}.bias`, shape: [units], init: 'zeros' });
+  const v = ctx.param({ name: `${name}.score`, shape: [units, 1], init: 'glorot_uniform', fanIn: units, fanOut: 1 });
+  const scores = g.matmul(g.op1('Tanh', [g.add(g.matmul(x, w), b)]), v); // [N, T, 1]
+  const alpha = g.op1('Softmax', [scores], { axis: 1 });
+  return g.reduceSum(g.mul(alpha, x), [1], false);
 }
 
 /**
@@ -213,8 +254,11 @@ export function bidirectionalLstm(ctx: NetworkContext, name: string, x: Tensor, 
  * MatMul over all steps. Returns the gradients of the stacked projections [T, 2, N, 4U] and of
  * the stacked recurrent kernels [2, U, 4U].
  */
-function lstmGradient(g: Graph, s: LstmSteps, recurrent: Tensor, dLast: Tensor): Tensor[] {
+function lstmGradient(g: Graph, s: LstmSteps, recurrent: Tensor, dOut: Tensor, sequence = false): Tensor[] {
   const T = s.h.length;
+  // dOut: the last state's gradient [1, 2, N, U], or (sequence) every step's [T, 2, N, U].
+  const dSteps = sequence ? (T === 1 ? [dOut] : g.op('Split', [dOut, g.ints(new Array<number>(T).fill(1))], { axis: 0 })) : undefined;
+  const dLast = dSteps ? dSteps[T - 1]! : dOut;
   const [, dirs, n, units] = dLast.shape as [number, number, number, number];
   const zeros = g.constant(new Array<number>(dirs * n * units).fill(0), [1, dirs, n, units], dLast.dtype);
   const stack = (ts: Tensor[]) => (ts.length === 1 ? ts[0]! : g.op1('Concat', ts, { axis: 0 }));
@@ -239,6 +283,7 @@ function lstmGradient(g: Graph, s: LstmSteps, recurrent: Tensor, dLast: Tensor):
     dz[t] = g.mul(g.op1('Concat', [dc, dc, dc, dh], { axis: 3 }), a[t]!);
     if (t > 0) {
       dh = g.matmul(dz[t]!, recurrentT);
+      if (dSteps) dh = g.add(dh, dSteps[t - 1]!);
       dcNext = g.mul(dc, s.f[t - 1]!);
     }
   }
