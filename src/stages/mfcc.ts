@@ -166,7 +166,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
 
 export const mfccKind: StageKind<MfccParams> = {
   kind: 'mfcc',
-  description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json.',
+  description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json. Options (off by default): silence trim, log-mel instead of MFCCs, deltas, per-utterance normalisation; the last axis is then the resulting feature width, and predict applies the same front end.',
   paramsSchema: mfccParamsSchema as unknown as Record<string, unknown>,
   inputs: [
     { kind: 'resample', description: 'the original clips' },
