@@ -1,7 +1,7 @@
 /**
  * train: fit the CNN + BiLSTM classifier on the mfcc stage's training rows, validate each epoch,
- * keep the best epoch by val_accuracy (or val UAR: checkpoint_metric), and write model.onnx (normaliser inside) plus weights,
- * normaliser, labels, history and a run summary.
+ * keep the best epoch by val_accuracy (or val UAR: checkpoint_metric), and write model.onnx
+ * (normaliser inside) plus weights, normaliser, labels, history and a run summary.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
