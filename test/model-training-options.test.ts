@@ -73,6 +73,19 @@ test('SpecAugment: whole bands and frame spans set to 0, at most masks x width o
   assert.ok(anyTime / 20 > 2 && anyTime / 20 < 12, `mean masked frames ${anyTime / 20}`);
 });
 
+test('SpecAugment with deltas beside the static features: a frequency mask hides the same band in every block', () => {
+  const frames = 10;
+  const coeffs = 30; // 3 blocks of 10
+  for (let s = 0; s < 10; s++) {
+    const x = new Float32Array(frames * coeffs).fill(1);
+    applySpecAugment(x, frames, coeffs, { freqMasks: 1, freqWidth: 4, timeMasks: 0, timeWidth: 0, blocks: 3 }, new Rng(`b${s}`));
+    const f = zeroed(x, frames, coeffs, 'freq');
+    const first = f.filter((c) => c < 10);
+    assert.ok(first.length <= 4);
+    assert.deepEqual(f, [...first, ...first.map((c) => c + 10), ...first.map((c) => c + 20)]);
+  }
+});
+
 test('targets: label smoothing and balanced class weights; UAR is the mean per-class recall', () => {
   const t = new Float32Array(8);
   fillTarget(t, 4, 1, 4, 0.1, 1);

@@ -15,6 +15,11 @@ export interface SpecAugmentOptions {
   timeMasks: number;
   /** Largest time mask width in frames; each width is drawn uniformly from 0..timeWidth. */
   timeWidth: number;
+  /**
+   * The coefficient axis holds this many equal blocks (static features, deltas, delta-deltas):
+   * a frequency mask hides the same band in each block. Default 1.
+   */
+  blocks?: number;
 }
 
 export function specAugmentActive(o: SpecAugmentOptions | undefined): o is SpecAugmentOptions {
@@ -23,10 +28,14 @@ export function specAugmentActive(o: SpecAugmentOptions | undefined): o is SpecA
 
 /** Masks x[0 .. frames*coefficients) in place; draws 2 numbers per mask (width, then start). */
 export function applySpecAugment(x: Float32Array, frames: number, coefficients: number, o: SpecAugmentOptions, rng: Rng): void {
+  const blocks = o.blocks && o.blocks > 1 && coefficients % o.blocks === 0 ? o.blocks : 1;
+  const band = coefficients / blocks;
   for (let m = 0; m < o.freqMasks; m++) {
-    const w = Math.min(rng.int(o.freqWidth + 1), coefficients);
-    const f0 = rng.int(coefficients - w + 1);
-    for (let t = 0; t < frames; t++) x.fill(0, t * coefficients + f0, t * coefficients + f0 + w);
+    const w = Math.min(rng.int(o.freqWidth + 1), band);
+    const f0 = rng.int(band - w + 1);
+    for (let t = 0; t < frames; t++) {
+      for (let b = 0; b < blocks; b++) x.fill(0, t * coefficients + b * band + f0, t * coefficients + b * band + f0 + w);
+    }
   }
   for (let m = 0; m < o.timeMasks; m++) {
     const w = Math.min(rng.int(o.timeWidth + 1), frames);

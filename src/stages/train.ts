@@ -114,7 +114,7 @@ export const trainParamsSchema = {
       default: SPEC_AUGMENT_DEFAULT,
       description: 'SpecAugment time and frequency masks (set to 0 after standardisation) on every training sample, drawn per epoch from the seeded generator; validation and inference see whole features.',
       properties: {
-        freq_masks: { type: 'integer', minimum: 0, maximum: 16, default: 0, description: 'Masks over the coefficient axis per sample.' },
+        freq_masks: { type: 'integer', minimum: 0, maximum: 16, default: 0, description: 'Masks over the coefficient axis per sample (with mfcc.deltas, the same band in the static, delta and delta-delta blocks).' },
         freq_width: { type: 'integer', minimum: 0, default: 8, description: 'Largest frequency mask width (drawn uniformly from 0..freq_width).' },
         time_masks: { type: 'integer', minimum: 0, maximum: 16, default: 0, description: 'Masks over the frame axis per sample.' },
         time_width: { type: 'integer', minimum: 0, default: 20, description: 'Largest time mask width in frames (drawn uniformly from 0..time_width).' },
@@ -173,6 +173,10 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   const validationRows = index.flatMap((r, i) => (r.split === 'validation' && r.augmentation == null ? [i] : []));
   if (trainRows.length === 0) throw new EmopipeError('E_INPUT_MISSING', `${dir}: no rows with split "train"`);
 
+  // Deltas sit beside the static features on the coefficient axis: frequency masks cover the same band in each block.
+  const metaFile = join(dir, 'meta.json');
+  const upstreamFrontend = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, 'utf8')) as { frontend?: { deltas?: number } }).frontend : undefined;
+  const featureBlocks = 1 + (upstreamFrontend?.deltas ?? 0);
   const batch = Math.min(p.batch_size, trainRows.length);
   const batches = Math.ceil(trainRows.length / batch);
   ctx.log.info(`${trainRows.length} training rows, ${validationRows.length} validation rows, ${labelNames.length} classes, ${frames}x${coefficients} features`);
@@ -193,7 +197,7 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
       patience: p.patience ?? null,
       specAugment: p.spec_augment && {
         freqMasks: p.spec_augment.freq_masks, freqWidth: p.spec_augment.freq_width,
-        timeMasks: p.spec_augment.time_masks, timeWidth: p.spec_augment.time_width,
+        timeMasks: p.spec_augment.time_masks, timeWidth: p.spec_augment.time_width, blocks: featureBlocks,
       },
     },
     rng: ctx.rng,
