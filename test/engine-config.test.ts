@@ -194,6 +194,11 @@ test('pipeline files and --set values have a size limit with a clear error', () 
   } finally {
     rig.cleanup();
   }
+  // One big anchor aliased many times stays under yaml's alias-bomb check, not under ours.
+  const list = `[${Array.from({ length: 20_000 }, (_, i) => i).join(',')}]`;
+  const expanded = errorOf(() => load(`stages:\n  a:\n    uses: emit\nx: &big ${list}\n` + Array.from({ length: 20 }, (_, i) => `y${i}: *big\n`).join('')));
+  assert.equal(expanded.code, 'E_PIPELINE_INVALID');
+  assert.match(expanded.message, /the pipeline expands to \d+ KiB \(YAML aliases and --set values included\); the limit is 1024 KiB/);
   const set = errorOf(() => parseOverride(`a.tags=[${'"x",'.repeat(20_000)}]`));
   assert.equal(set.code, 'E_USAGE');
   assert.match(set.message, /79 KiB long; the limit is 64 KiB per --set/);

@@ -6,7 +6,7 @@ import { EmopipeError, type ErrorCode } from '../util/errors.js';
 import type { StageKind } from './stage.js';
 import type { KindRegistry } from './kinds.js';
 import { orderStages } from './graph.js';
-import { checkPipelineSize, checkSetSize, duplicateKeyErrors, KeyIndex, MAX_LISTED_ERRORS, nonFinitePaths } from './pipeline-limits.js';
+import { checkExpandedSize, checkPipelineSize, checkSetSize, duplicateKeyErrors, KeyIndex, MAX_LISTED_ERRORS, nonFinitePaths } from './pipeline-limits.js';
 
 /** One stage of a loaded pipeline, with its parameters validated and defaults filled in. */
 export interface StageSpec {
@@ -264,6 +264,7 @@ export function parsePipeline(
   }
   applyOverrides(doc, raw0 as Record<string, unknown>, opts.overrides ?? [], overridden);
   const raw = toJS(doc, where.file) as Record<string, unknown>;
+  checkExpandedSize(raw, where.file);
 
   const errors: EmopipeError[] = [];
   // YAML reads `.inf` and `1e400` as Infinity, which JSON Schema's `integer` accepts.

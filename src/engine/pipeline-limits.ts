@@ -12,6 +12,12 @@ import { EmopipeError } from '../util/errors.js';
  * mapping: 1.7-2.2 s), so 256 KiB costs at most ~0.5 s; real pipelines are 1-5 KB.
  */
 export const MAX_PIPELINE_BYTES = 256 * 1024;
+/**
+ * Largest pipeline once aliases are expanded and --set values applied (JSON characters): what
+ * the run registry records per run. yaml's maxAliasCount stops nested alias bombs, but not one
+ * big anchor aliased a hundred times.
+ */
+export const MAX_EXPANDED_CHARS = 1024 * 1024;
 /** Largest `--set KEY=VALUE` text accepted (characters). */
 export const MAX_SET_CHARS = 64 * 1024;
 /** At most this many problems are listed in one error (the rest are counted). */
@@ -26,6 +32,13 @@ export function checkPipelineSize(bytes: number, file: string): void {
       `pipeline file is ${kib(bytes)}; the limit is ${kib(MAX_PIPELINE_BYTES)} (a pipeline describes stages and their params; keep data such as file lists in the corpus, e.g. ingest's csv)`,
       { file },
     );
+  }
+}
+
+export function checkExpandedSize(raw: unknown, file: string): void {
+  const size = JSON.stringify(raw)?.length ?? 0;
+  if (size > MAX_EXPANDED_CHARS) {
+    throw new EmopipeError('E_PIPELINE_INVALID', `the pipeline expands to ${kib(size)} (YAML aliases and --set values included); the limit is ${kib(MAX_EXPANDED_CHARS)}`, { file });
   }
 }
 
