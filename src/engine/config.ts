@@ -167,7 +167,7 @@ function describeAjvError(e: ErrorObject): { extra: (string | number)[]; message
 function ajvErrorsToEmopipe(errors: ErrorObject[], base: (string | number)[], loc: Locator, code: ErrorCode): EmopipeError[] {
   const seen = new Set<string>();
   const out: EmopipeError[] = [];
-  // ajv reports in document order; more than a screenful is counted, not built (10k unknown keys).
+  // ajv reports in document order; past a few screenfuls nothing more is built (10k unknown keys).
   const filtered = errors.filter((e) => e.keyword !== 'if').slice(0, MAX_LISTED_ERRORS * 5);
   for (const e of filtered) {
     if (e.propertyName !== undefined && e.keyword === 'pattern') continue; // reported by propertyNames
