@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeSplit, splitKind, type SplitFile, type SplitParams } from '../src/stages/split.js';
@@ -113,4 +113,25 @@ test('run() reads the ingest manifest and writes split.json keyed by row path', 
   assert.equal(file.seed, '42/split');
   assert.deepEqual(result?.metrics, { train: 140, validation: 28, test: 56 });
   assert.match(result?.summary ?? '', /speakers: validation 06; test 07,08/);
+});
+
+test('run() refuses a corpus with one class, saying how many classes it found and why two are needed', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'emopipe-split-'));
+  const ingestDir = join(base, 'ingest');
+  mkdirSync(ingestDir);
+  const rows = fakeRows().filter((r) => r.label === 'sad');
+  const m: Manifest = {
+    format: 'ravdess', root: '/corpus', synthetic: false, labels: ['sad'], rows,
+    report: { scanned: 0, included: 0, skipped: [], corrupt: [], stereo: [], byLabel: {}, bySpeaker: {} },
+  };
+  writeFileSync(join(ingestDir, 'manifest.json'), JSON.stringify(m));
+  const ctx = makeStageContext<SplitParams>(splitKind, {}, { baseDir: base, seed: 1, inputs: [{ name: 'ingest', kind: 'ingest', dir: ingestDir }] });
+  await assert.rejects(splitKind.run(ctx), (e: unknown) => {
+    assert.ok(e instanceof EmopipeError);
+    assert.match(e.message, /1 class \("sad": 64 clips\)/);
+    assert.match(e.message, /at least 2 classes/);
+    assert.equal(e.file, join(ingestDir, 'manifest.json'));
+    return true;
+  });
+  assert.equal(existsSync(join(ctx.outDir, 'split.json')), false, 'nothing written');
 });

@@ -22,11 +22,13 @@ export interface LoadedAudio {
 export interface LoadOptions {
   /** Read the whole frames of a WAV whose data chunk runs past the end of the file (default false: E_WAV_TRUNCATED). */
   allowTruncated?: boolean;
+  /** Refuse a file longer than this (seconds) before decoding it. */
+  maxDurationS?: number;
 }
 
 /** Decodes a WAV file to mono (mean of channels) at its own rate. */
 export function decodeMono(path: string, opts: LoadOptions = {}): LoadedAudio {
-  const wav = readWavMono(path, { allowTruncated: opts.allowTruncated });
+  const wav = readWavMono(path, { allowTruncated: opts.allowTruncated, maxDurationS: opts.maxDurationS });
   return {
     y: wav.mono,
     sampleRate: wav.sampleRate,

@@ -15,6 +15,12 @@ export function resampledLength(n: number, inRate: number, outRate: number): num
   return Math.ceil(n * (outRate / inRate));
 }
 
+/**
+ * Most samples one call may produce (2^27: 512 MB of float32, 101 min at 22050 Hz). Checked
+ * before anything is allocated, so a bogus rate or length fails fast instead of taking the memory.
+ */
+export const MAX_RESAMPLE_SAMPLES = 2 ** 27;
+
 const plans = new Map<number, Runner[]>();
 
 /**
@@ -32,6 +38,9 @@ export function resample(
     throw new RangeError(`resample: rates must be positive and finite (got ${inRate} -> ${outRate})`);
   }
   const outLen = fixedLength ?? resampledLength(x.length, inRate, outRate);
+  if (outLen > MAX_RESAMPLE_SAMPLES) {
+    throw new RangeError(`resample: ${outLen} output samples (${x.length} at ${inRate} Hz -> ${outRate} Hz) exceed the limit of ${MAX_RESAMPLE_SAMPLES}`);
+  }
   if (inRate === outRate) return fixLength(x, outLen);
   const ioRatio = inRate / outRate;
   let runners = plans.get(ioRatio);

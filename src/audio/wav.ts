@@ -47,7 +47,16 @@ export interface WavReadOptions {
   file?: string;
   /** Read what is there when the data chunk runs past the end of the file (default false: error). */
   allowTruncated?: boolean;
+  /** Refuse (E_WAV_UNSUPPORTED) a file longer than this many seconds, before any sample is decoded. */
+  maxDurationS?: number;
 }
+
+/**
+ * Sample rates a header may claim. Outside this range a file is refused before decoding: a
+ * header claiming 1 Hz made a 256 KB file "35 hours" long, and resampling it took 11 GB.
+ */
+export const WAV_MIN_RATE = 1000;
+export const WAV_MAX_RATE = 768000;
 
 const STREAMED_SIZE = 0xffffffff;
 const WAVE_FORMAT_PCM = 0x0001;
@@ -160,6 +169,9 @@ export function inspectWav(bytes: Uint8Array, opts: WavReadOptions = {}): WavInf
 
   if (f.channels === 0) fail('E_WAV_INVALID', 'invalid WAV file: 0 channels');
   if (f.rate === 0) fail('E_WAV_INVALID', 'invalid WAV file: sample rate 0');
+  if (f.rate < WAV_MIN_RATE || f.rate > WAV_MAX_RATE) {
+    fail('E_WAV_UNSUPPORTED', `unsupported sample rate ${f.rate} Hz (read: ${WAV_MIN_RATE}-${WAV_MAX_RATE} Hz)`);
+  }
   // The container width decides the decoding (e.g. 20 valid bits in 24-bit slots read as 24-bit).
   const bytesPerSample = f.blockAlign / f.channels;
   const containerBits = bytesPerSample * 8;
@@ -185,6 +197,9 @@ export function inspectWav(bytes: Uint8Array, opts: WavReadOptions = {}): WavInf
     available = d.size;
   }
   const frames = Math.floor(available / f.blockAlign);
+  if (opts.maxDurationS !== undefined && frames / f.rate > opts.maxDurationS) {
+    fail('E_WAV_UNSUPPORTED', `${(frames / f.rate).toFixed(1)} s of audio; clips are read up to ${opts.maxDurationS} s`);
+  }
   return {
     sampleRate: f.rate,
     channels: f.channels,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, relative, resolve, isAbsolute } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parse as parseYaml, parseDocument, stringify, isMap, isSeq, isNode, isPair, isScalar, type Document } from 'yaml';
@@ -6,6 +6,7 @@ import { EmopipeError, type ErrorCode } from '../util/errors.js';
 import type { StageKind } from './stage.js';
 import type { KindRegistry } from './kinds.js';
 import { orderStages } from './graph.js';
+import { checkExpandedSize, checkPipelineSize, checkSetSize, duplicateKeyErrors, KeyIndex, MAX_LISTED_ERRORS, nonFinitePaths } from './pipeline-limits.js';
 
 /** One stage of a loaded pipeline, with its parameters validated and defaults filled in. */
 export interface StageSpec {
@@ -92,6 +93,8 @@ class Locator {
     readonly overridden: Map<string, string>,
   ) {}
 
+  private readonly keys = new KeyIndex();
+
   /** Error at `path` (doc keys); `atKey` points at the key of the last segment instead of its value. */
   error(code: ErrorCode, path: (string | number)[], message: string, atKey = false): EmopipeError {
     const shown = path.length ? path.join('.') + ': ' : '';
@@ -113,7 +116,7 @@ class Locator {
       const seg = path[i]!;
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.keys.pair(node, String(seg), (p) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : undefined));
         if (!pair) break;
         if (last && atKey) return rangeStart(pair.key) ?? best;
         node = pair.value;
@@ -164,7 +167,8 @@ function describeAjvError(e: ErrorObject): { extra: (string | number)[]; message
 function ajvErrorsToEmopipe(errors: ErrorObject[], base: (string | number)[], loc: Locator, code: ErrorCode): EmopipeError[] {
   const seen = new Set<string>();
   const out: EmopipeError[] = [];
-  const filtered = errors.filter((e) => e.keyword !== 'if');
+  // ajv reports in document order; past a few screenfuls nothing more is built (10k unknown keys).
+  const filtered = errors.filter((e) => e.keyword !== 'if').slice(0, MAX_LISTED_ERRORS * 5);
   for (const e of filtered) {
     if (e.propertyName !== undefined && e.keyword === 'pattern') continue; // reported by propertyNames
     const d = describeAjvError(e);
@@ -189,12 +193,16 @@ function combine(errs: EmopipeError[]): EmopipeError {
   const [first, ...rest] = sorted;
   if (!first) return new EmopipeError('E_PIPELINE_INVALID', 'invalid pipeline');
   if (!rest.length) return first;
-  const more = rest.map((e) => '\n  ' + e.format()).join('');
+  const listed = rest.slice(0, MAX_LISTED_ERRORS - 1);
+  let more = listed.map((e) => '\n  ' + e.format()).join('');
+  // No count: each source stops collecting after a screenful.
+  if (rest.length > listed.length) more += '\n  ... and more';
   return new EmopipeError(first.code, first.message + more, { file: first.file, line: first.line, column: first.column });
 }
 
 /** Parse `stage.key.sub=value`; the value is YAML (so numbers, booleans, lists work). */
 export function parseOverride(text: string): { path: string[]; value: unknown } {
+  checkSetSize(text);
   const eq = text.indexOf('=');
   if (eq <= 0) throw new EmopipeError('E_USAGE', `--set ${text}: expected KEY=VALUE (e.g. train.epochs=3)`);
   const path = text.slice(0, eq).trim().split('.');
@@ -218,8 +226,12 @@ function displayPath(file: string): string {
 export function loadPipeline(file: string, opts: LoadOptions): Pipeline {
   let text: string;
   try {
+    // Refuse a huge file before reading it.
+    const size = statSync(file).size;
+    checkPipelineSize(size, displayPath(file));
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof EmopipeError) throw e;
     throw new EmopipeError('E_USAGE', `cannot read pipeline: ${(e as Error).message}`, { file });
   }
   const abs = resolve(file);
@@ -231,27 +243,33 @@ export function parsePipeline(
   where: { file: string; dir: string; defaultName: string },
   opts: LoadOptions,
 ): Pipeline {
+  checkPipelineSize(Buffer.byteLength(text), where.file);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  if (doc.errors.length) {
-    const errs = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      return new EmopipeError('E_PIPELINE_INVALID', msg, { file: where.file, line: pos?.line, column: pos?.col });
-    });
-    throw combine(errs);
-  }
+  // Duplicate keys are checked below in linear time (yaml's uniqueKeys is quadratic).
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  const syntaxErrors = doc.errors.map((e) => {
+    const pos = e.linePos?.[0];
+    const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    return new EmopipeError('E_PIPELINE_INVALID', msg, { file: where.file, line: pos?.line, column: pos?.col });
+  });
+  if (syntaxErrors.length) throw combine(syntaxErrors);
+  const duplicates = duplicateKeyErrors(doc, lines, where.file);
+  if (duplicates.length) throw combine(duplicates);
   const overridden = new Map<string, string>();
   const loc = new Locator(where.file, doc, lines, overridden);
 
-  const raw0 = doc.toJS() as unknown;
+  const raw0 = toJS(doc, where.file);
   if (raw0 === null || typeof raw0 !== 'object' || Array.isArray(raw0)) {
     throw new EmopipeError('E_PIPELINE_INVALID', 'a pipeline is a mapping with a `stages:` key', { file: where.file, line: 1, column: 1 });
   }
   applyOverrides(doc, raw0 as Record<string, unknown>, opts.overrides ?? [], overridden);
-  const raw = doc.toJS() as Record<string, unknown>;
+  const raw = toJS(doc, where.file) as Record<string, unknown>;
+  checkExpandedSize(raw, where.file);
 
   const errors: EmopipeError[] = [];
+  // YAML reads `.inf` and `1e400` as Infinity, which JSON Schema's `integer` accepts.
+  for (const path of nonFinitePaths(raw)) errors.push(loc.error('E_PIPELINE_INVALID', path, 'must be a finite number'));
+  if (errors.length) throw combine(errors);
   if (!validatePipelineShape(raw)) errors.push(...ajvErrorsToEmopipe(validatePipelineShape.errors ?? [], [], loc, 'E_PIPELINE_INVALID'));
   const stagesObj = raw.stages && typeof raw.stages === 'object' && !Array.isArray(raw.stages) ? (raw.stages as Record<string, unknown>) : {};
   const names = Object.keys(stagesObj);
@@ -296,6 +314,15 @@ export function parsePipeline(
   const ordered = orderStages(specs, (cycle) => loc.error('E_PIPELINE_CYCLE', ['stages', cycle[0]!, 'needs'], `cycle: ${cycle.join(' -> ')}`));
   const seed = (raw.seed as number | undefined) ?? 0;
   return { name: (raw.name as string | undefined) ?? where.defaultName, seed, file: where.file, dir: where.dir, stages: ordered };
+}
+
+/** The document as plain data; an alias bomb (yaml's maxAliasCount) is an invalid pipeline, not a crash. */
+function toJS(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (e) {
+    throw new EmopipeError('E_PIPELINE_INVALID', `cannot expand the YAML: ${(e as Error).message}`, { file });
+  }
 }
 
 /** Apply `--set`s to the YAML document, remembering which paths they touched (for error messages). */

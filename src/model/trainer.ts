@@ -22,6 +22,13 @@ export interface EpochRecord {
   val_uar?: number | null;
   /** Learning rate of the epoch's last step. */
   lr: number;
+}
+
+/**
+ * What onEpoch reports: the history row plus the epoch's wall-clock time. The time is kept out
+ * of `history` because history is written to a hashed output, which must not depend on the clock.
+ */
+export interface EpochProgress extends EpochRecord {
   seconds: number;
 }
 
@@ -56,7 +63,7 @@ export interface TrainOptions {
   /** Extra training options; all absent = the reference recipe. */
   regularization?: TrainingExtras;
   onBatch?(info: BatchInfo): void;
-  onEpoch?(record: EpochRecord): void;
+  onEpoch?(progress: EpochProgress): void;
   signal?: AbortSignal;
 }
 
@@ -80,7 +87,10 @@ export interface TrainResult {
   best: Weights;
   bestEpoch: number;
   final: Weights;
+  /** Per-epoch metrics only (deterministic for a given Rng; no timings). */
   history: EpochRecord[];
+  /** Wall-clock seconds of each epoch, for logs and the run registry (not for hashed outputs). */
+  epochSeconds: number[];
   /** Median training throughput (whole batch loop, validation excluded) over epochs after the first (warm-up). */
   samplesPerSecond: number;
 }
@@ -106,6 +116,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
   const B = Math.min(o.batchSize, n);
   const batches = Math.ceil(n / B);
   const history: EpochRecord[] = [];
+  const epochSeconds: number[] = [];
   const rates: number[] = [];
   let best: Weights | undefined;
   let bestEpoch = 0;
@@ -174,10 +185,11 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
       }
       const record: EpochRecord = {
         epoch, loss: lossSum / n, accuracy: correct / n, val_loss: valLoss, val_accuracy: valAcc, lr,
-        seconds: (performance.now() - t0) / 1000,
       };
+      const seconds = (performance.now() - t0) / 1000;
       if (byUar) record.val_uar = valUar;
       history.push(record);
+      epochSeconds.push(seconds);
       const metric = byUar ? valUar : valAcc;
       const score = metric ?? -Infinity;
       if (!best || score > bestAcc || metric === null) {
@@ -185,12 +197,12 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
         bestEpoch = epoch;
         best = session.weights();
       }
-      o.onEpoch?.(record);
+      o.onEpoch?.({ ...record, seconds });
       // Early stopping: only with validation rows, after `patience` epochs without improvement.
       if (extra.patience != null && metric !== null && epoch - bestEpoch >= extra.patience) break;
     }
     return {
-      layout, normalizer, best: best!, bestEpoch, final: session.weights(), history,
+      layout, normalizer, best: best!, bestEpoch, final: session.weights(), history, epochSeconds,
       samplesPerSecond: median(rates.length > 1 ? rates.slice(1) : rates),
     };
   } finally {

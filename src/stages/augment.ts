@@ -97,10 +97,17 @@ async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
 
   const out: { clip: Omit<StoredClip, 'offset' | 'length'>; y: Float32Array }[] = [];
   const failed: { path: string; error: string }[] = [];
+  // A copy that came out non-finite (extreme input values) is reported and left out, like a
+  // corrupt clip; any other failure is a bug and fails the stage.
+  const leftOut: { path: string; error: string }[] = [];
   outcomes.forEach((o, i) => {
     const j = jobs[i]!;
     if (!o.ok) {
-      failed.push({ path: j.clip.source, error: `${j.spec.type}: ${o.error}` });
+      const entry = { path: j.clip.source, error: `${j.spec.type} copy ${j.copy}: ${o.error}` };
+      if (o.code === 'E_AUDIO_NON_FINITE') {
+        leftOut.push(entry);
+        ctx.log.warn(`left out ${entry.path}, ${entry.error}`);
+      } else failed.push(entry);
       return;
     }
     out.push({
@@ -110,9 +117,9 @@ async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
   });
   if (failed.length > 0) throw new EmopipeError('E_STAGE_FAILED', `augmentation failed for ${failed.length} copies, first: ${failed[0]!.path}: ${failed[0]!.error}`);
 
-  await writeClipSet(ctx.outDir, { sampleRate: set.sampleRate, labels: set.labels, synthetic: set.synthetic, failed }, out);
+  await writeClipSet(ctx.outDir, { sampleRate: set.sampleRate, labels: set.labels, synthetic: set.synthetic, failed: leftOut }, out);
   return {
-    metrics: { training_clips: training.length, copies: out.length },
+    metrics: { training_clips: training.length, copies: out.length, ...(leftOut.length ? { left_out: leftOut.length } : {}) },
     summary: `${out.length} augmented copies of ${training.length} training clips (${ctx.params.copies.map((c) => c.type).join(', ')})`,
   };
 }

@@ -133,7 +133,16 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
   const rowSize = frontend.frames * dims;
   const ok = outcomes.flatMap((o, i) => (o.ok ? [{ w: work[i]!, data: o.value.data }] : []));
-  const failures = outcomes.flatMap((o, i) => (o.ok ? [] : [`${work[i]!.clip.source}: ${o.error}`]));
+  // Features that came out non-finite (extreme sample values) are reported and left out; any
+  // other failure is a bug and fails the stage.
+  const leftOut = outcomes.flatMap((o, i) => {
+    if (o.ok || o.code !== 'E_AUDIO_NON_FINITE') return [];
+    const w = work[i]!;
+    const what = w.clip.augmentation ? ` (augmented copy ${JSON.stringify(w.clip.augmentation)})` : '';
+    ctx.log.warn(`left out ${w.clip.source}${what}: ${o.error}`);
+    return [{ source: w.clip.source, augmentation: w.clip.augmentation, error: o.error }];
+  });
+  const failures = outcomes.flatMap((o, i) => (o.ok || o.code === 'E_AUDIO_NON_FINITE' ? [] : [`${work[i]!.clip.source}: ${o.error}`]));
   if (failures.length > 0) throw new EmopipeError('E_STAGE_FAILED', `MFCC failed for ${failures.length} clips, first: ${failures[0]}`);
 
   const features = new Float32Array(ok.length * rowSize);
@@ -157,9 +166,9 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     const key = r.augmentation ? `${r.split}_augmented` : r.split;
     counts[key] = (counts[key] ?? 0) + 1;
   }
-  await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts }, null, 1) + '\n');
+  await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts, ...(leftOut.length ? { left_out: leftOut } : {}) }, null, 1) + '\n');
   return {
-    metrics: { rows: ok.length, ...counts },
+    metrics: { rows: ok.length, ...counts, ...(leftOut.length ? { left_out: leftOut.length } : {}) },
     summary: `features.npy [${ok.length}, ${frontend.frames}, ${dims}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,
   };
 }

@@ -152,8 +152,26 @@ export function computeSplit(manifest: Pick<Manifest, 'rows'>, p: SplitParams, r
   };
 }
 
+/**
+ * A classifier needs at least two classes: with one, train "succeeds" (every answer is right)
+ * and only evaluate fails, much later and with a confusing message. Refuse here instead.
+ */
+export function requireTwoClasses(rows: readonly ManifestRow[], manifestFile: string): void {
+  const perLabel = new Map<string, number>();
+  for (const r of rows) perLabel.set(r.label, (perLabel.get(r.label) ?? 0) + 1);
+  if (perLabel.size >= 2) return;
+  const found = perLabel.size === 0 ? 'no clips' : `1 class (${[...perLabel].map(([l, n]) => `"${l}": ${n} clips`).join('')})`;
+  throw new EmopipeError(
+    'E_INPUT_MISSING',
+    `split: the corpus has ${found}; emotion classification needs at least 2 classes to learn to tell apart ` +
+      '(check ingest\'s root, labels and label_map)',
+    { file: manifestFile },
+  );
+}
+
 async function run(ctx: StageContext<SplitParams>): Promise<StageResult> {
   const manifest = await readManifest(ctx.input('ingest').dir);
+  requireTwoClasses(manifest.rows, join(ctx.input('ingest').dir, 'manifest.json'));
   const split = computeSplit(manifest, ctx.params, ctx.rng);
   await writeFile(join(ctx.outDir, SPLIT_FILE), JSON.stringify(split, null, 1) + '\n');
   const emptyLabels = Object.entries(split.byLabel).filter(([, c]) => c.train === 0).map(([l]) => l);

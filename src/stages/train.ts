@@ -226,12 +226,12 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as { frontend?: unknown; synthetic?: boolean }) : {};
   if (meta.frontend) writeJson(join(out, 'frontend.json'), meta.frontend);
   const best = result.history[result.bestEpoch - 1]!;
+  // train.json is a hashed output: only what the fingerprint determines. Throughput and the
+  // thread count (a non-semantic param) go to the StageResult, i.e. the run registry and logs.
   const summary = {
     best_epoch: result.bestEpoch,
     val_accuracy: best.val_accuracy,
     val_loss: best.val_loss,
-    train_samples_per_s: Math.round(result.samplesPerSecond * 10) / 10,
-    threads: p.threads,
     backend: `onnxruntime-node ${p.device}`,
     train_rows: trainRows.length,
     validation_rows: validationRows.length,
@@ -242,9 +242,11 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     ...(p.patience != null ? { epochs_run: result.history.length } : {}),
   };
   writeJson(join(out, 'train.json'), summary);
+  const samplesPerS = Math.round(result.samplesPerSecond * 10) / 10;
+  const seconds = Math.round(result.epochSeconds.reduce((a, b) => a + b, 0) * 10) / 10;
   return {
-    metrics: { best_epoch: result.bestEpoch, val_accuracy: best.val_accuracy, train_samples_per_s: summary.train_samples_per_s },
-    summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}, ${summary.train_samples_per_s} samples/s`,
+    metrics: { best_epoch: result.bestEpoch, val_accuracy: best.val_accuracy, train_samples_per_s: samplesPerS, train_seconds: seconds, threads: p.threads },
+    summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}, ${samplesPerS} samples/s, ${p.threads} thread(s)`,
   };
 }
 

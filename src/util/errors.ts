@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'E_WAV_INVALID'
   | 'E_WAV_UNSUPPORTED'
   | 'E_WAV_TRUNCATED'
+  | 'E_AUDIO_NON_FINITE'
   | 'E_INPUT_MISSING'
   | 'E_CACHE_CORRUPT'
   | 'E_NOT_FOUND'
