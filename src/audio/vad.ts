@@ -35,7 +35,7 @@ export interface SegmentParams {
   maxSegmentS: number;
 }
 
-export const DEFAULT_SEGMENT_PARAMS: SegmentParams = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25, padS: 0.1, maxSegmentS: 30 };
+export const DEFAULT_SEGMENT_PARAMS: SegmentParams = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25, padS: 0.05, maxSegmentS: 30 };
 
 export interface TimeSpan {
   start: number;
