@@ -53,7 +53,7 @@ export interface SegmentedOutput {
 }
 
 /** Windows classified per inference call. */
-const BATCH = 64;
+const BATCH = 16;
 /** A segment up to this long (s) is read and resampled in one piece, a longer one window by window. */
 const WHOLE_SEGMENT_MAX_S = 120;
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { StageContext } from '../../src/engine/stage.js';
 import { loadAudio } from '../../src/audio/frontend.js';
 import { mfccFrames } from '../../src/audio/mfcc.js';
+import type { Architecture } from '../../src/model/architecture.js';
 import { TINY_ARCHITECTURE } from '../../src/model/synthetic.js';
 import { mfccOptionsOf, type FrontendConfig } from '../../src/stages/mfcc.js';
 import { trainKind, type TrainParams } from '../../src/stages/train.js';
@@ -18,7 +19,7 @@ import { Rng } from '../../src/util/rng.js';
 export const FRONTEND: FrontendConfig = { sampleRate: 22050, nMfcc: 40, nFft: 2048, hopLength: 512, nMels: 128, fmin: 0, fmax: null, topDb: 80, frames: 174 };
 
 /** Trains on `clips` (label = RAVDESS emotion name) and returns the model directory under `root`. */
-export async function trainTinyModel(root: string, clips: { path: string; label: string }[], epochs = 12): Promise<string> {
+export async function trainTinyModel(root: string, clips: { path: string; label: string }[], epochs = 12, architecture: Architecture = TINY_ARCHITECTURE): Promise<string> {
   const input = join(root, 'mfcc');
   const out = join(root, 'model');
   mkdirSync(input, { recursive: true });
@@ -37,7 +38,7 @@ export async function trainTinyModel(root: string, clips: { path: string; label:
   const params: TrainParams = {
     epochs, batch_size: 8,
     lr: { schedule: 'cosine_decay_restarts', initial: 0.01, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 },
-    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, device: 'cpu', threads: 1, architecture: TINY_ARCHITECTURE,
+    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, device: 'cpu', threads: 1, architecture,
   };
   const up = { name: 'mfcc', kind: 'mfcc', dir: input };
   const ctx: StageContext<TrainParams> = {
