@@ -95,9 +95,11 @@ function readHeaderChunks(fd: number, size: number): { header: Uint8Array; fmtEn
     const id = fourcc(chunkHead, 0);
     const len = new DataView(chunkHead.buffer).getUint32(4, true);
     if (id === 'fmt ' && !fmt) {
-      fmt = new Uint8Array(8 + Math.min(len, 1024));
-      readFully(fd, fmt, pos);
-      new DataView(fmt.buffer).setUint32(4, fmt.length - 8, true);
+      // Copied with an even length (a RIFF chunk of odd size is followed by a pad byte).
+      const body = Math.min(len, 1024);
+      fmt = new Uint8Array(8 + body + (body & 1));
+      readFully(fd, fmt.subarray(0, 8 + body), pos);
+      new DataView(fmt.buffer).setUint32(4, body, true);
     } else if (id === 'data' && dataAt < 0) {
       dataAt = pos + 8;
       dataSize = len;
@@ -134,7 +136,7 @@ class FileWavStream implements WavStream {
     if (this.fd === null) throw new Error(`${this.path}: stream closed`);
     const s = Math.max(0, Math.min(this.info.frames, Math.floor(start)));
     const e = Math.max(s, Math.min(this.info.frames, Math.floor(start + count)));
-    const blockAlign = this.info.dataBytes / Math.max(1, this.info.frames) || (this.info.bitsPerSample / 8) * this.info.channels;
+    const blockAlign = (this.info.bitsPerSample / 8) * this.info.channels;
     const bytes = (e - s) * blockAlign;
     const headerLen = this.template.length;
     if (this.buffer.length < headerLen + bytes) this.buffer = new Uint8Array(headerLen + bytes);
