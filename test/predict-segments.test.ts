@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadAudio } from '../src/audio/frontend.js';
 import { speechSpan } from '../src/audio/speech-span.js';
 import { speechSegments, DEFAULT_SEGMENT_PARAMS } from '../src/audio/vad.js';
+import { EnergyVad } from '../src/audio/vad-energy.js';
 import { encodeWav, readWavMono } from '../src/audio/wav.js';
 import { openWavStream, readResampled } from '../src/audio/wav-stream.js';
 import { windowStarts } from '../src/predict/segments.js';
@@ -102,6 +103,16 @@ test('a recording of angry, sad and happy clips joined with silence: three segme
   }
   assert.equal(p.emotion, Object.entries(p.probabilities).sort((x, y) => y[1] - x[1])[0]![0]);
 
+  // The energy detector finds the same three utterances (its boundaries are looser: clip-edge clicks).
+  const stream = openWavStream(rec);
+  try {
+    const energy = speechSegments(await new EnergyVad().detect(stream));
+    assert.equal(energy.length, 3, JSON.stringify(energy));
+    energy.forEach((s, i) => assert.ok(s.start < truth[i]!.end && s.end > truth[i]!.start, `energy segment ${i} overlaps its clip`));
+  } finally {
+    stream.close();
+  }
+
   // CSV: a header and one row per segment; the timeline names the emotions.
   const rows = readFileSync(csv, 'utf8').trim().split('\n');
   assert.equal(rows[0], `file,start,end,emotion,confidence,${Object.keys(p.probabilities).join(',')}`);
@@ -141,24 +152,26 @@ test('a clip shorter than the model window: the same probabilities with and with
   }
 });
 
-test('no speech: an empty segment list and a message, exit 0; a corrupt file is reported by name', { timeout: 60_000 }, async () => {
+test('no speech: an empty segment list and a message, not an error; a corrupt file is reported by name', { timeout: 60_000 }, async () => {
   const rng = new Rng('hiss');
   const hiss = Float32Array.from({ length: 48000 * 8 }, () => rng.normal() * 0.001);
   const quiet = join(rig.dir, 'hiss.wav');
   writeFileSync(quiet, encodeWav(hiss, { sampleRate: 48000 }));
   const broken = join(rig.dir, 'broken.wav');
   writeFileSync(broken, 'RIFF\x10\x00\x00\x00WAVEjunk');
-  const ok = await rig.cli(['predict', '--model', modelDir, quiet, '--segments', '--json']);
-  assert.equal(ok.code, 0, ok.stderr);
-  const p = lastJson<SegmentedDoc>(ok.stdout).predictions[0]!;
+  const res = await rig.cli(['predict', '--model', modelDir, quiet, broken, '--segments', '--json']);
+  assert.equal(res.code, 1, 'a file failed');
+  const doc = lastJson<SegmentedDoc>(res.stdout);
+  assert.equal(doc.predictions.length, 1);
+  const p = doc.predictions[0]!;
+  assert.equal(p.file, quiet);
   assert.deepEqual(p.segments, []);
   assert.equal(p.emotion, null);
   assert.equal(p.note, 'no speech found');
-  const text = await rig.cli(['predict', '--model', modelDir, quiet, broken, '--segments']);
-  assert.equal(text.code, 1);
-  assert.match(text.stdout, /hiss\.wav: no speech found/);
-  assert.match(text.stderr, /broken\.wav: .*WAV/);
-  assert.doesNotMatch(text.stderr, /\n\s+at /, 'no stack trace');
+  assert.deepEqual(doc.errors.map((e) => e.file), [broken]);
+  assert.match(doc.errors[0]!.error, /WAV/);
+  assert.match(res.stderr, /broken\.wav: .*WAV/);
+  assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
   const usage = await rig.cli(['predict', '--model', modelDir, quiet, '--csv', join(rig.dir, 'x.csv')]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--csv and --plot need --segments/);
