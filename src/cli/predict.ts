@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { defaultLocations, Registry } from '../engine/index.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson, positiveInt } from './common.js';
+import { printSegments, segmentOptionsOf, writeSegmentOutputs, type SegmentFlags } from './predict-segments.js';
 import { predictFiles, readFrontend } from '../predict/predict.js';
 import { frontendOf, type FrontendConfig, type MfccParams } from '../stages/mfcc.js';
 import type { ResampleParams } from '../stages/resample.js';
@@ -18,7 +19,16 @@ export function registerPredictCommand(program: Command): void {
     .option('--model <dir>', 'a train stage output directory (model.onnx, labels.json, frontend.json)')
     .option('--threads <n>', 'inference threads', positiveInt)
     .option('--json', 'print one JSON document {predictions, errors} on stdout')
-    .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean }) => {
+    .option('--segments', 'find the speech segments of recordings of any length and classify each one (see also --vad, --window, --hop)')
+    .option('--vad <kind>', 'voice activity detector for --segments: silero or energy', 'silero')
+    .option('--min-speech <s>', 'with --segments: drop speech shorter than this (s)', '0.25')
+    .option('--min-silence <s>', 'with --segments: a pause this long (s) ends a segment', '0.5')
+    .option('--max-segment <s>', 'with --segments: cut longer segments into equal parts (s; 0 = never)', '30')
+    .option('--window <s>', "with --segments: window length (s); default and maximum: the model's input length")
+    .option('--hop <s>', 'with --segments: step between windows of a long segment (s); default half the window')
+    .option('--csv <file>', 'with --segments: write one row per segment to this CSV file')
+    .option('--plot <file>', 'with --segments: draw the emotion timeline (.png or .svg)')
+    .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean } & SegmentFlags) => {
       if (!!o.run === !!o.model) throw new EmopipeError('E_USAGE', 'predict needs exactly one of --run HASH or --model DIR');
       let modelDir: string;
       let frontend: FrontendConfig;
@@ -27,6 +37,17 @@ export function registerPredictCommand(program: Command): void {
         frontend = readFrontend(modelDir);
       } else {
         ({ modelDir, frontend } = modelOfRun(o.run!));
+      }
+      if ((o.csv || o.plot) && !o.segments) throw new EmopipeError('E_USAGE', '--csv and --plot need --segments');
+      if (o.segments) {
+        const { predictSegments } = await import('../predict/segments.js');
+        const out = await predictSegments(modelDir, files, frontend, segmentOptionsOf(o));
+        await writeSegmentOutputs(out, o);
+        if (o.json) printJson(out);
+        else printSegments(out);
+        for (const e of out.errors) process.stderr.write(`emopipe: ${e.file}: ${e.error}\n`);
+        if (out.errors.length > 0) process.exitCode = 1;
+        return;
       }
       const out = await predictFiles(modelDir, files, frontend, { threads: o.threads });
       if (o.json) {
@@ -38,6 +59,7 @@ export function registerPredictCommand(program: Command): void {
           process.stdout.write(`${p.file}: ${p.emotion} (${(ranked[0]![1] * 100).toFixed(1)}%)\n    ${rest}\n`);
         }
       }
+      for (const p of out.predictions) if (p.note) process.stderr.write(`emopipe: ${p.file}: ${p.note}\n`);
       for (const e of out.errors) process.stderr.write(`emopipe: ${e.file}: ${e.error}\n`);
       // Some files failed: the others were still classified, but the exit code says so.
       if (out.errors.length > 0) process.exitCode = 1;

@@ -15,6 +15,8 @@ export interface Prediction {
   file: string;
   emotion: string;
   probabilities: Record<string, number>;
+  /** Set when the file is longer than the model's input: only its beginning was classified. */
+  note?: string;
 }
 
 export interface PredictOutput {
@@ -37,12 +39,12 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
   const options = mfccOptionsOf(frontend);
   const featureOptions = featureOptionsOf(frontend);
   const per = frontend.frames * featureDims(options, featureOptions);
-  const ok: { file: string; features: Float32Array }[] = [];
+  const ok: { file: string; features: Float32Array; note?: string }[] = [];
   const errors: { file: string; error: string }[] = [];
   for (const file of files) {
     try {
       const audio = loadAudio(file, frontend.sampleRate);
-      ok.push({ file, features: utteranceFeatures(audio.y, options, featureOptions).data });
+      ok.push({ file, features: utteranceFeatures(audio.y, options, featureOptions).data, note: truncationNote(audio.y.length, audio.durationS, frontend) });
     } catch (e) {
       errors.push({ file, error: errorMessage(e).replace(`${file}: `, '') });
     }
@@ -62,11 +64,18 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
         for (let k = 1; k < p.length; k++) if (p[k]! > p[best]!) best = k;
         const probabilities: Record<string, number> = {};
         labels.forEach((l, k) => (probabilities[l] = Math.round(p[k]! * 1e6) / 1e6));
-        predictions.push({ file: o.file, emotion: labels[best]!, probabilities });
+        predictions.push({ file: o.file, emotion: labels[best]!, probabilities, ...(o.note ? { note: o.note } : {}) });
       });
     } finally {
       await classifier.close();
     }
   }
   return { predictions, errors };
+}
+
+/** The model reads `frames` MFCC frames; a longer file is cut (pad-or-truncate): say so. */
+function truncationNote(samples: number, durationS: number, frontend: FrontendConfig): string | undefined {
+  if (1 + Math.floor(samples / frontend.hopLength) <= frontend.frames) return undefined;
+  const seen = ((frontend.frames - 1) * frontend.hopLength) / frontend.sampleRate;
+  return `only the first ${seen.toFixed(1)} s of ${durationS.toFixed(1)} s were classified; use --segments to classify the whole recording`;
 }
