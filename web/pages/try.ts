@@ -32,7 +32,10 @@ async function record(seconds: number, onLevel: (s: string) => void): Promise<{ 
         chunks.push(e.data);
         total += e.data.length;
         onLevel(`recording… ${(total / ctx.sampleRate).toFixed(1)} s`);
-        if (total >= want) resolve();
+        if (total >= want) {
+          node.port.onmessage = null;
+          resolve();
+        }
       };
       source.connect(node);
     });
