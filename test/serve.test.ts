@@ -20,7 +20,8 @@ import { featuresOfWav, frontendMfccOptions } from '../src/predict/wav-features.
 import type { RunRecord } from '../src/engine/registry.js';
 
 const demo = join(packageRoot(), 'pipelines', 'demo.yaml');
-const small = ['ingest.synth.clips_per_class=3', 'ingest.synth.speakers=4', 'split.validation=["s03"]', 'split.test=["s04"]', 'train.epochs=2'];
+// As small as a run with every stage gets: 3 speakers x 8 classes x 2 clips, no augmentation, 1 epoch.
+const small = ['ingest.synth.clips_per_class=2', 'ingest.synth.speakers=3', 'split.validation=["s02"]', 'split.test=["s03"]', 'augment.copies=[]', 'train.epochs=1'];
 const set = (list: string[]) => list.flatMap((s) => ['--set', s]);
 
 interface Trained {
@@ -298,7 +299,11 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
     await page.setInputFiles('#wav-file', trained.wav);
     const prediction = page.locator('[data-testid=prediction]');
     await prediction.waitFor();
-    assert.equal(await page.locator('[data-testid=top-emotion]').innerText(), trained.cliPrediction.emotion);
+    const shown = await page.locator('[data-testid=top-emotion]').innerText();
+    const ranked = Object.values(trained.cliPrediction.probabilities).sort((a, b) => b - a);
+    // A one-epoch model can be nearly uniform: where the CLI's top two tie within rounding, either is the same answer.
+    if (ranked[0]! - ranked[1]! > 2e-6) assert.equal(shown, trained.cliPrediction.emotion);
+    else assert.equal(trained.cliPrediction.probabilities[shown], ranked[0]);
     const probs = JSON.parse((await prediction.getAttribute('data-probabilities'))!) as Record<string, number>;
     for (const l of trained.labels) assert.ok(Math.abs(probs[l]! - trained.cliPrediction.probabilities[l]!) < 1e-4, `${l}: ${probs[l]} vs ${trained.cliPrediction.probabilities[l]}`);
     await page.screenshot({ path: join(shots, 'serve-try.png') });
