@@ -17,7 +17,7 @@ import { loadAudio } from '../src/audio/frontend.js';
 import { mfccFrames } from '../src/audio/mfcc.js';
 import { mfccOptionsOf, type FrontendConfig } from '../src/stages/mfcc.js';
 import { featuresOfWav, frontendMfccOptions } from '../src/predict/wav-features.js';
-import type { RunRecord } from '../src/engine/registry.js';
+import { Registry, type RunRecord } from '../src/engine/registry.js';
 
 const demo = join(packageRoot(), 'pipelines', 'demo.yaml');
 // As small as a run with every stage gets: 3 speakers x 8 classes x 2 clips, no augmentation, 1 epoch.
@@ -158,6 +158,24 @@ describe('API', () => {
     }
   });
 
+  test('a run recorded while the server is up appears in /api/runs (the kept list follows the registry)', async () => {
+    const dir = join(rig.dir, 'live-artifacts');
+    const registry = new Registry(dir);
+    const live = await buildServer({ artifactsDir: dir, cacheDir: rig.cacheDir });
+    try {
+      assert.deepEqual((await live.inject({ url: '/api/runs' })).json(), { runs: [] });
+      const rec = JSON.parse(readFileSync(join(rig.artifactsDir, 'runs.json'), 'utf8')).runs[0] as RunRecord;
+      await registry.add(rec);
+      assert.equal((await live.inject({ url: '/api/runs' })).json().runs.length, 1);
+      await registry.add({ ...rec, run: 'ab'.repeat(32) });
+      assert.equal((await live.inject({ url: '/api/runs' })).json().runs.length, 2);
+      assert.equal((await live.inject({ url: '/api/runs/abab' })).json().run, 'ab'.repeat(32));
+      assert.equal((await live.inject({ url: '/api/runs/latest' })).json().run, 'ab'.repeat(32));
+    } finally {
+      await live.close();
+    }
+  });
+
   test('POST /api/predict?run= and ?model= give `predict --json`\'s answer', async () => {
     const bytes = readFileSync(trained.wav);
     for (const q of [`?run=${trained.id}`, `?model=${encodeURIComponent(trained.trainDir)}`]) {
@@ -202,7 +220,9 @@ describe('API', () => {
   });
 
   test('pages and every asset they load are served locally (no CDN); unknown paths are JSON 404s', async () => {
-    const index = await (await fetch(base + '/')).text();
+    const res = await fetch(base + '/');
+    assert.match(res.headers.get('content-security-policy')!, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+    const index = await res.text();
     assert.match(index, /<script type="module" src="\/app.js">/);
     assert.doesNotMatch(index, /(src|href)="(https?:)?\/\//, 'no external scripts or styles');
     const urls = ['/app.js', '/style.css', '/capture-worklet.js', '/vendor/ort/ort-wasm-simd-threaded.wasm', '/vendor/pffft/simd/pffft.wasm', '/vendor/pffft/simd/pffft.js'];
@@ -226,8 +246,11 @@ describe('API', () => {
       assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
       const res = await fetch(`${address}/api/runs`);
       assert.equal((await res.json()).runs.length, 2);
-    } finally {
       child.kill('SIGTERM');
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, 'SIGTERM closes the server cleanly');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
@@ -294,6 +317,10 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
 
   test('Try it with a WAV file: same answer as `emopipe predict --json`', async () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 520 } });
+    // Any script, wasm or CSP failure (a fallback taken silently, a blocked file) shows up here.
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${base}/#/try/${trained.id}`);
     await page.locator(`[data-testid=status][data-ready="${trained.id}"]`).waitFor();
     await page.setInputFiles('#wav-file', trained.wav);
@@ -306,6 +333,7 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
     else assert.equal(trained.cliPrediction.probabilities[shown], ranked[0]);
     const probs = JSON.parse((await prediction.getAttribute('data-probabilities'))!) as Record<string, number>;
     for (const l of trained.labels) assert.ok(Math.abs(probs[l]! - trained.cliPrediction.probabilities[l]!) < 1e-4, `${l}: ${probs[l]} vs ${trained.cliPrediction.probabilities[l]}`);
+    assert.deepEqual(problems, []);
     await page.screenshot({ path: join(shots, 'serve-try.png') });
     await page.close();
   });

@@ -3,7 +3,8 @@
  * over the run registry, the cache entries of recorded runs, and trained models.
  * Errors are always `{error, code}` JSON with a 4xx/5xx status, never a stack trace.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
@@ -31,6 +32,20 @@ export function defaultWebDir(): string {
   return join(packageRoot(), 'dist', 'web');
 }
 
+/**
+ * The pages' Content-Security-Policy: only this origin's scripts (plus the inline import map, by
+ * its hash), wasm compilation for ONNX Runtime and PFFFT, no frames, no plugins.
+ */
+function pageCsp(webDir: string): string {
+  const index = join(webDir, 'index.html');
+  const map = existsSync(index) ? /<script type="importmap">([\s\S]*?)<\/script>/.exec(readFileSync(index, 'utf8'))?.[1] : undefined;
+  const mapHash = map === undefined ? '' : ` 'sha256-${createHash('sha256').update(map).digest('base64')}'`;
+  return [
+    "default-src 'self'", `script-src 'self' 'wasm-unsafe-eval'${mapHash}`, "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "connect-src 'self'", "media-src 'self' blob: mediastream:", "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: opts.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   const runs = opts.runs ?? registryRuns(opts.artifactsDir);
@@ -50,9 +65,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply.status(status).send({ error: message, code });
   });
 
+  const webDir = opts.webDir ?? defaultWebDir();
+  const csp = pageCsp(webDir);
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) reply.header('content-security-policy', csp);
     return payload;
   });
 
@@ -63,7 +82,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   registerRunRoutes(app, runs);
   registerPredictRoutes(app, models);
 
-  const webDir = opts.webDir ?? defaultWebDir();
   if (existsSync(join(webDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: webDir, prefix: '/', index: ['index.html'], dotfiles: 'deny' });
   } else {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { diffRuns } from '../cli/runs.js';
 import { contentTypeOf, runFiles, servableFile } from './entry-files.js';
 import type { RunsSource } from './runs-source.js';
-import { summaryOf, type RunSummary } from './summaries.js';
+import { cachedSummaryOf, summaryOf, type RunSummary } from './summaries.js';
 import { HttpError } from './http-error.js';
 
 export function registerRunRoutes(app: FastifyInstance, runs: RunsSource): void {
@@ -14,7 +14,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunsSource): void 
     return rec;
   };
 
-  app.get('/api/runs', async () => ({ runs: runs.list().map(summaryOf) }));
+  app.get('/api/runs', async () => ({ runs: runs.list().map(cachedSummaryOf) }));
 
   app.get<{ Params: { id: string } }>('/api/runs/:id', async (req) => {
     const rec = find(req.params.id);
@@ -41,7 +41,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunsSource): void 
   app.get('/api/experiments', async () => {
     const groups = new Map<string, RunSummary[]>();
     for (const r of runs.list()) {
-      const s = summaryOf(r);
+      const s = cachedSummaryOf(r);
       if (!s.experiment) continue;
       const list = groups.get(s.experiment) ?? [];
       list.push(s);

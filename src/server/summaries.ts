@@ -60,3 +60,12 @@ export function summaryOf(rec: RunRecord): RunSummary {
     metrics: rec.metrics,
   };
 }
+
+const summaryCache = new WeakMap<RunRecord, RunSummary>();
+
+/** summaryOf, computed once per record object (the runs source keeps records while unchanged). */
+export function cachedSummaryOf(rec: RunRecord): RunSummary {
+  let s = summaryCache.get(rec);
+  if (!s) summaryCache.set(rec, (s = summaryOf(rec)));
+  return s;
+}
