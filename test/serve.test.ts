@@ -316,7 +316,7 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
   });
 
   test('Try it with a WAV file: same answer as `emopipe predict --json`', async () => {
-    const page = await browser.newPage({ viewport: { width: 900, height: 520 } });
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     // Any script, wasm or CSP failure (a fallback taken silently, a blocked file) shows up here.
     const problems: string[] = [];
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
