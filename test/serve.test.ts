@@ -279,6 +279,13 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
     assert.match(await row.innerText(), /demo\s+ok/);
     assert.equal(await page.locator('#runs tbody tr').count(), 2);
     await page.screenshot({ path: join(shots, 'serve-runs.png') });
+    // Tick both runs and diff them: the one parameter that differs is listed.
+    const boxes = page.locator('#runs tbody input[type=checkbox]');
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await page.getByRole('button', { name: 'Diff the two selected' }).click();
+    await page.locator('#param-changes').waitFor();
+    assert.match(await page.locator('#param-changes').innerText(), /evaluate\.png/);
     await page.close();
   });
 
@@ -292,6 +299,7 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
     assert.deepEqual(cells, metrics.validation.confusionMatrix.flat());
     assert.match(await page.locator('#reproduce').innerText(), new RegExp(`emopipe reproduce ${trained.id}`));
     assert.match(await page.locator('#yaml').innerText(), /uses: evaluate/);
+    assert.equal(await page.locator('[data-testid=curves-train] svg polyline').count(), 4, 'loss and accuracy, train and validation');
     await page.close();
   });
 

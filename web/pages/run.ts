@@ -5,6 +5,7 @@
 import type { RunRecord } from '../../src/engine/registry.js';
 import type { StageFile } from '../../src/server/entry-files.js';
 import type { RunSummary } from '../../src/server/summaries.js';
+import { lineChart } from '../chart.js';
 import { duration, fmt, getJson, h, pct, shortDate } from '../dom.js';
 
 type RunDoc = RunRecord & { summary: RunSummary; files: Record<string, StageFile[]> };
@@ -43,6 +44,24 @@ function reportTable(m: SplitMetrics): HTMLElement {
       h('tr', {}, h('th', {}, 'accuracy'), h('td', { class: 'num' }, pct(m.accuracy)), h('th', {}, 'UAR'), h('td', { class: 'num' }, pct(m.uar)), h('td', {}, `macro F1 ${fmt(m.macroF1)}`))));
 }
 
+type Epoch = Record<string, number | undefined>;
+
+/** Loss and accuracy per epoch from each train stage's history.json. */
+async function trainingCurves(doc: RunDoc, run: string): Promise<HTMLElement[]> {
+  const out: HTMLElement[] = [];
+  for (const s of doc.stages.filter((x) => x.kind === 'train')) {
+    if (!(doc.files[s.name] ?? []).some((f) => f.path === 'history.json')) continue;
+    const history = await getJson<Epoch[]>(fileUrl(run, s.name, 'history.json'));
+    if (!Array.isArray(history) || history.length === 0) continue;
+    const epochs = history.map((e, i) => e.epoch ?? i + 1);
+    const pick = (k: string) => history.map((e) => e[k]);
+    out.push(h('h2', {}, `Training curves (${s.name})`), h('div', { class: 'plots', 'data-testid': `curves-${s.name}` },
+      lineChart('loss', epochs, [{ name: 'train', values: pick('loss') }, { name: 'validation', values: pick('val_loss') }]),
+      lineChart('accuracy', epochs, [{ name: 'train', values: pick('accuracy') }, { name: 'validation', values: pick('val_accuracy') }])));
+  }
+  return out;
+}
+
 async function evaluation(doc: RunDoc, run: string): Promise<HTMLElement[]> {
   const out: HTMLElement[] = [];
   for (const s of doc.stages.filter((x) => x.kind === 'evaluate')) {
@@ -56,7 +75,8 @@ async function evaluation(doc: RunDoc, run: string): Promise<HTMLElement[]> {
       if (!m?.confusionMatrix) continue;
       out.push(h('h3', {}, `${split}: accuracy ${pct(m.accuracy)}, UAR ${pct(m.uar)}`), confusionTable(split, m), h('h3', {}, 'Classification report'), reportTable(m));
     }
-    const plots = files.filter((f) => f.path.endsWith('.svg'));
+    // The evaluate stage's own plots (heatmaps; its curves.svg repeats the training curves above).
+    const plots = files.filter((f) => f.path.endsWith('.svg') && f.path !== 'curves.svg');
     if (plots.length) out.push(h('h3', {}, 'Plots'), h('div', { class: 'plots' }, plots.map((p) => h('img', { src: fileUrl(run, s.name, p.path), alt: p.path }))));
     if (files.some((f) => f.path === 'report.html')) out.push(h('p', {}, h('a', { href: fileUrl(run, s.name, 'report.html'), target: '_blank', rel: 'noopener' }, 'Full report (report.html)')));
   }
@@ -88,6 +108,7 @@ export async function runPage(view: HTMLElement, id: string): Promise<void> {
     h('p', {}, 'Reproduce: ', h('code', { class: 'cmd', id: 'reproduce' }, `npx emopipe reproduce ${run}`), ' ',
       h('button', { onclick: () => void navigator.clipboard?.writeText(`npx emopipe reproduce ${run}`) }, 'Copy')),
     h('h2', {}, 'Stages'), stages,
+    ...(await trainingCurves(doc, run)),
     ...(await evaluation(doc, run)),
     metrics.length ? h('h2', {}, 'Metrics') : null,
     metrics.length ? h('table', {}, h('tbody', {}, metrics.map(([stage, m]) => h('tr', {}, h('th', {}, stage), h('td', { style: 'white-space:normal' }, Object.entries(m).map(([k, v]) => `${k}=${fmt(v)}`).join('  ')))))) : null,
