@@ -2,6 +2,7 @@
  * `emopipe serve`: the HTTP API (every endpoint, with bad input) and the pages in a real browser
  * (Chromium via playwright-core), on one small trained demo run shared by all tests.
  * The browser's features must equal Node's within 1e-4 and its probabilities `predict --json`'s.
+ * EMOPIPE_UPDATE_SCREENSHOTS=1 writes the two screenshots into docs/ (committed, shown in the README).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

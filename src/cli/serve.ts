@@ -21,6 +21,9 @@ export function registerServeCommand(program: Command): void {
       const app = await buildServer({ artifactsDir, cacheDir });
       const address = await app.listen({ port: o.port, host: o.host });
       process.stderr.write(`emopipe serve: ${address}  (runs in ${artifactsDir}; Ctrl-C stops)\n`);
+      if (!['127.0.0.1', '::1', 'localhost'].includes(o.host)) {
+        process.stderr.write(`emopipe serve: listening on ${o.host}: anyone who can reach this address can read the runs and use the models (no authentication)\n`);
+      }
       await new Promise<void>((resolve) => {
         const stop = () => void app.close().then(() => resolve());
         process.once('SIGINT', stop);
