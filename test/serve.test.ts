@@ -344,6 +344,9 @@ describe('pages in Chromium', { skip: chromiumPath() ? false : NO_CHROMIUM }, ()
     for (const l of trained.labels) assert.ok(Math.abs(probs[l]! - trained.cliPrediction.probabilities[l]!) < 1e-4, `${l}: ${probs[l]} vs ${trained.cliPrediction.probabilities[l]}`);
     assert.deepEqual(problems, []);
     await page.screenshot({ path: join(shots, 'serve-try.png') });
+    // A file that is not a WAV: the page says what is wrong with it.
+    await page.setInputFiles('#wav-file', { name: 'notes.wav', mimeType: 'audio/wav', buffer: Buffer.from('these are not audio samples') });
+    assert.match(await page.locator('[data-testid=error]').innerText(), /notes\.wav: .*(RIFF|WAV)/);
     await page.close();
   });
 

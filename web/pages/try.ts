@@ -3,6 +3,7 @@
  * this page (ONNX Runtime Web) on features from emopipe's own front end.
  */
 import type { RunSummary } from '../../src/server/summaries.js';
+import { errorMessage } from '../../src/util/errors.js';
 import { getJson, h, shortDate } from '../dom.js';
 import { loadModel, predictSamples, predictWav, type BrowserModel, type BrowserPrediction } from '../inference.js';
 
@@ -71,7 +72,8 @@ export async function tryPage(view: HTMLElement, preselect?: string): Promise<vo
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); const f = e.dataTransfer?.files[0]; if (f) void fromFile(f); });
 
   const show = (p: BrowserPrediction, what: string) => { status.textContent = what; result.replaceChildren(bars(p)); };
-  const fail = (e: unknown) => { status.textContent = ''; result.replaceChildren(h('p', { class: 'error', 'data-testid': 'error' }, (e as Error).message ?? String(e))); };
+  // errorMessage: "file.wav: what is wrong", as the CLI prints it.
+  const fail = (e: unknown) => { status.textContent = ''; result.replaceChildren(h('p', { class: 'error', 'data-testid': 'error' }, errorMessage(e))); };
 
   async function choose(): Promise<void> {
     const r = trained.find((x) => x.run.startsWith(picker.value))!;
