@@ -12,6 +12,8 @@ import { packageRoot } from '../util/paths.js';
 import { HttpError } from './http-error.js';
 import { ModelStore } from './models.js';
 import { registerPredictRoutes, WAV_TYPES } from './routes-predict.js';
+import { registerExperimentRoutes } from './routes-experiments.js';
+import { registerFileRoutes } from './routes-files.js';
 import { registerRunRoutes } from './routes-runs.js';
 import { registryRuns, type RunsSource } from './runs-source.js';
 
@@ -80,6 +82,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   registerRunRoutes(app, runs);
+  registerFileRoutes(app, runs);
+  registerExperimentRoutes(app, runs);
   registerPredictRoutes(app, models);
 
   if (existsSync(join(webDir, 'index.html'))) {

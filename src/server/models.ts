@@ -9,7 +9,7 @@ import type { Classifier } from '../model/infer.js';
 import { readFrontend } from '../predict/predict.js';
 import type { FrontendConfig } from '../stages/mfcc.js';
 import { HttpError } from './http-error.js';
-import { trainStageOf, type RunsSource } from './runs-source.js';
+import { requireRun, trainStageOf, type RunsSource } from './runs-source.js';
 
 export interface LoadedModel {
   dir: string;
@@ -35,8 +35,7 @@ export class ModelStore {
   resolveDir(q: { run?: string; model?: string }): string {
     if (!!q.run === !!q.model) throw new HttpError(400, 'E_USAGE', 'give exactly one of ?run=RUN or ?model=DIR');
     if (q.run) {
-      const rec = this.runs.find(q.run);
-      if (!rec) throw new HttpError(404, 'E_NOT_FOUND', `no run matches '${q.run.slice(0, 80)}'`);
+      const rec = requireRun(this.runs, q.run);
       const train = trainStageOf(rec);
       if (!train?.outputDir) throw new HttpError(404, 'E_NOT_FOUND', `run ${rec.run.slice(0, 12)} has no trained model`);
       const dir = real(train.outputDir);

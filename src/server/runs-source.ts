@@ -3,6 +3,7 @@
  * soon) can change in one place. Runs are looked up by validated ids only.
  */
 import { statSync } from 'node:fs';
+import { HttpError } from './http-error.js';
 import { Registry, type RunRecord, type StageRecord } from '../engine/registry.js';
 
 /** A run hash prefix (4 to 64 lowercase hex digits) or `latest`: nothing else reaches the registry. */
@@ -48,6 +49,13 @@ export function registryRuns(artifactsDir: string): RunsSource {
       return undefined;
     },
   };
+}
+
+/** The run `id` names, or a JSON 404 naming the id. */
+export function requireRun(runs: RunsSource, id: string): RunRecord {
+  const rec = runs.find(id);
+  if (!rec) throw new HttpError(404, 'E_NOT_FOUND', `no run matches '${id.slice(0, 80)}' (a hash prefix of 4+ hex digits, or latest)`);
+  return rec;
 }
 
 /** The experiment a run belongs to, when the run records one (sweeps and matrices do). */
