@@ -5,6 +5,7 @@ import { registerInspectCommand } from './inspect.js';
 import { registerPredictCommand } from './predict.js';
 import { registerRunCommands } from './run.js';
 import { registerRunsCommands } from './runs.js';
+import { registerServeCommand } from './serve.js';
 import { registerStatusCommand } from './status.js';
 
 /** emopipe's command line. Exit codes: 0 ok, 1 a stage failed, 2 bad usage or invalid pipeline, 130 interrupted. */
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program);
   registerGcCommand(program);
   registerPredictCommand(program);
+  registerServeCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
