@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { StageContext, StageInput } from '../src/engine/stage.js';
-import { runEvaluation, type Classifier, type EvaluateParams } from '../src/report/evaluation.js';
+import { runEvaluation, type Classifier, type EvaluateParams } from '../src/stages/evaluate.js';
 import { pngFontsAvailable } from '../src/report/plots.js';
 import { Ajv } from 'ajv';
 import { loadClassifier } from '../src/model/infer.js';
