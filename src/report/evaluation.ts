@@ -3,37 +3,15 @@
  * mfcc's outputs, pick the held-out rows, and format predictions.csv, metrics.json, the plots
  * and the headline metrics. No engine imports.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EmopipeError } from '../util/errors.js';
+import { isOriginal, readFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
+import { modelFile, readHistory, readModelLabels, readTrainSummary } from '../model/artifacts.js';
 import type { Logger } from '../util/log.js';
-import { readNpy } from '../util/npy.js';
 import { argmaxRows, type SplitEvaluation, type SplitPredictions } from './metrics.js';
 import { confusionSpec, curvesSpec, pngFontsAvailable, renderSvg, svgToPng, type HistoryRow } from './plots.js';
 
 export type EvalSplit = 'validation' | 'test';
-
-/** One row of mfcc's index.json (contract in DESIGN.md). */
-export interface IndexRow {
-  source: string;
-  label: string;
-  speaker?: string;
-  split: string;
-  augmentation: unknown;
-}
-
-function readJson<T>(path: string, what: string): T {
-  if (!existsSync(path)) throw new EmopipeError('E_INPUT_MISSING', `${what} not found`, { file: path });
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (e) {
-    throw new EmopipeError('E_INPUT_MISSING', `${what} is not valid JSON: ${(e as Error).message}`, { file: path, cause: e });
-  }
-}
-
-function readOptionalJson<T>(path: string, what: string): T | undefined {
-  return existsSync(path) ? readJson<T>(path, what) : undefined;
-}
 
 /** JSON that refuses NaN/Infinity instead of silently writing null. */
 export function strictJson(value: unknown): string {
@@ -72,56 +50,33 @@ export interface Upstream {
   features: Float32Array;
   frames: number;
   coeffs: number;
-  index: IndexRow[];
+  index: FeatureIndexRow[];
 }
 
 /** Read and check train's and mfcc's outputs; every problem is a typed error naming the file. */
 export function readUpstream(trainDir: string, mfccDir: string): Upstream {
-  const labelsPath = join(trainDir, 'labels.json');
-  const labels = readJson<unknown>(labelsPath, "train's labels.json");
-  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string')) {
-    throw new EmopipeError('E_INPUT_MISSING', 'labels.json must be an array of at least two class names', { file: labelsPath });
-  }
-  const historyPath = join(trainDir, 'history.json');
-  const history = readOptionalJson<HistoryRow[]>(historyPath, "train's history.json") ?? [];
-  if (!Array.isArray(history)) throw new EmopipeError('E_INPUT_MISSING', 'history.json must be an array of per-epoch rows', { file: historyPath });
-  const trainInfo = scalarFields(readOptionalJson<unknown>(join(trainDir, 'train.json'), "train's train.json"));
-  // The mfcc stage marks features computed from generated audio (ingest format synth) in meta.json.
-  const meta = readOptionalJson<{ synthetic?: unknown }>(join(mfccDir, 'meta.json'), "mfcc's meta.json");
-
-  const modelPath = join(trainDir, 'model.onnx');
-  if (!existsSync(modelPath)) throw new EmopipeError('E_INPUT_MISSING', 'model.onnx not found', { file: modelPath });
-  const featuresPath = join(mfccDir, 'features.npy');
-  if (!existsSync(featuresPath)) throw new EmopipeError('E_INPUT_MISSING', 'features.npy not found', { file: featuresPath });
-  const features = readNpy(featuresPath);
-  if (features.dtype !== 'float32' || features.shape.length !== 3) {
-    throw new EmopipeError('E_INPUT_MISSING', `features.npy must be float32 [N, frames, n_mfcc], got ${features.dtype} [${features.shape}]`, { file: featuresPath });
-  }
-  const [total, frames, coeffs] = features.shape as [number, number, number];
-  const indexPath = join(mfccDir, 'index.json');
-  const index = readJson<IndexRow[]>(indexPath, "mfcc's index.json");
-  if (!Array.isArray(index) || index.length !== total) {
-    throw new EmopipeError('E_INPUT_MISSING', `index.json has ${Array.isArray(index) ? index.length : 'no'} rows but features.npy has ${total}`, { file: indexPath });
-  }
+  const labels = readModelLabels(trainDir);
+  const history = readHistory<HistoryRow>(trainDir);
+  const trainInfo = scalarFields(readTrainSummary(trainDir));
+  const modelPath = modelFile(trainDir);
+  const set = readFeatureSet(mfccDir);
   return {
-    labels: labels as string[],
+    labels,
     history,
     trainInfo,
     bestEpoch: typeof trainInfo.best_epoch === 'number' ? trainInfo.best_epoch : undefined,
     // mfcc's meta.json carries ingest's flag; train.json may repeat it.
-    synthetic: meta?.synthetic === true || trainInfo.synthetic === true,
+    synthetic: set.meta.synthetic === true || trainInfo.synthetic === true,
     modelPath,
-    features: features.data,
-    frames,
-    coeffs,
-    index,
+    features: set.features,
+    frames: set.frames,
+    coeffs: set.coefficients,
+    index: set.index,
   };
 }
 
-export const isOriginal = (r: IndexRow) => r.augmentation === null || r.augmentation === undefined;
-
 /** Row numbers of the original (un-augmented) clips of each requested split that has any. */
-export function heldOutRows(index: IndexRow[], splits: EvalSplit[]): Map<EvalSplit, number[]> {
+export function heldOutRows(index: FeatureIndexRow[], splits: EvalSplit[]): Map<EvalSplit, number[]> {
   const bySplit = new Map<EvalSplit, number[]>();
   for (const split of splits) {
     const rows: number[] = [];

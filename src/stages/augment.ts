@@ -5,7 +5,7 @@ import { EmopipeError } from '../util/errors.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import type { Rng } from '../util/rng.js';
 import { AUDIO_FILE, readClipSet, writeClipSet, type StoredClip } from './clip-store.js';
-import { readSplitFile } from './split.js';
+import { readSplitFile } from '../corpus/split-file.js';
 
 /** One augmented copy per training clip, with the range its random value is drawn from. */
 export type CopyRecipe =

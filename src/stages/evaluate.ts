@@ -7,9 +7,10 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
+import { INDEX_FILE, isOriginal } from '../corpus/features-set.js';
 import { loadClassifier } from '../model/infer.js';
 import {
-  headlineMetrics, heldOutRows, isOriginal, predictionsCsv, readUpstream, strictJson, summaryLine, writePlots,
+  headlineMetrics, heldOutRows, predictionsCsv, readUpstream, strictJson, summaryLine, writePlots,
   type EvalSplit, type Upstream,
 } from '../report/evaluation.js';
 import { renderReportHtml, type ReportSplit } from '../report/html.js';
@@ -83,7 +84,7 @@ export async function runEvaluation(ctx: StageContext<EvaluateParams>, loadClass
   const rowsBySplit = heldOutRows(up.index, params.splits);
   if (params.splits.includes('validation') && !rowsBySplit.has('validation')) log.warn('no validation rows in the mfcc index: validation not evaluated');
   if (rowsBySplit.size === 0) {
-    throw new EmopipeError('E_INPUT_MISSING', `no un-augmented rows for split(s) ${params.splits.join(', ')} in mfcc's index.json`, { file: join(ctx.input('mfcc').dir, 'index.json') });
+    throw new EmopipeError('E_INPUT_MISSING', `no un-augmented rows for split(s) ${params.splits.join(', ')} in mfcc's index.json`, { file: join(ctx.input('mfcc').dir, INDEX_FILE) });
   }
 
   const predictions = await predictRows(ctx, up, rowsBySplit, loadClassifier);

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
 import { downloadAndUnpack } from '../corpus/download.js';
-import { MANIFEST_FILE, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
+import { writeManifest, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
 import { ProbeCache } from '../corpus/probe-cache.js';
 import { mapLimit, probeWavFile } from '../corpus/probe.js';
 import { RAVDESS_DOWNLOAD, RAVDESS_EMOTIONS } from '../corpus/ravdess.js';
@@ -240,7 +239,7 @@ async function run(ctx: StageContext<IngestParams>): Promise<StageResult> {
     bySpeaker: countBy(rows, (r) => r.speaker),
   };
   const manifest: Manifest = { format: p.format, root: manifestRoot, synthetic: p.format === 'synth', labels, rows, report };
-  await writeFile(join(ctx.outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n');
+  await writeManifest(ctx.outDir, manifest);
 
   const speakers = Object.keys(report.bySpeaker).length;
   if (cache) ctx.log.info(`${cachedCount} of ${keep.length} files known from the hash cache`);

@@ -1,12 +1,16 @@
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
-import type { MfccOptions } from '../audio/mfcc.js';
+import { mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
+import { writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
 import { EmopipeError } from '../util/errors.js';
-import { writeNpy } from '../util/npy.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
-import { readSplitFile, type SplitName } from './split.js';
+import { readSplitFile, type SplitName } from '../corpus/split-file.js';
+
+// The owners of frontend.json (audio/frontend.ts) and of the features set (corpus/features-set.ts);
+// re-exported for callers of this module.
+export { mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
+export type { FeatureIndexRow } from '../corpus/features-set.js';
 
 export interface MfccParams {
   n_mfcc: number;
@@ -34,36 +38,8 @@ export const mfccParamsSchema = {
   },
 } as const;
 
-/** The audio front end of a trained model: everything `predict` needs to featurise a new file. */
-export interface FrontendConfig {
-  sampleRate: number;
-  nMfcc: number;
-  nFft: number;
-  hopLength: number;
-  nMels: number;
-  fmin: number;
-  fmax: number | null;
-  topDb: number | null;
-  frames: number;
-}
-
-export interface FeatureIndexRow {
-  source: string;
-  label: string;
-  speaker: string;
-  split: SplitName;
-  augmentation: Record<string, unknown> | null;
-}
-
 export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
   return { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
-}
-
-export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
-  return {
-    sampleRate: f.sampleRate, nMfcc: f.nMfcc, nFft: f.nFft, hopLength: f.hopLength, nMels: f.nMels,
-    fmin: f.fmin, fmax: f.fmax ?? f.sampleRate / 2, topDb: f.topDb, frames: f.frames,
-  };
 }
 
 async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
@@ -110,16 +86,9 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     index.push({ source: w.clip.source, label: w.clip.label, speaker: w.clip.speaker, split: w.split, augmentation: w.clip.augmentation });
   });
 
-  writeNpy(join(ctx.outDir, 'features.npy'), { dtype: 'float32', shape: [ok.length, frontend.frames, frontend.nMfcc], data: features });
-  writeNpy(join(ctx.outDir, 'labels.npy'), { dtype: 'int32', shape: [ok.length], data: labelIds });
-  await writeFile(join(ctx.outDir, 'index.json'), JSON.stringify(index) + '\n');
-  await writeFile(join(ctx.outDir, 'labels.json'), JSON.stringify(labels) + '\n');
-  const counts: Record<string, number> = {};
-  for (const r of index) {
-    const key = r.augmentation ? `${r.split}_augmented` : r.split;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts }, null, 1) + '\n');
+  const counts = await writeFeatureSet(ctx.outDir, {
+    features, frames: frontend.frames, coefficients: frontend.nMfcc, labelIds, index, labels, synthetic: originals.synthetic, frontend,
+  });
   return {
     metrics: { rows: ok.length, ...counts },
     summary: `features.npy [${ok.length}, ${frontend.frames}, ${frontend.nMfcc}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,

@@ -3,13 +3,12 @@
  * keep the best epoch by val_accuracy, and write model.onnx (normaliser inside) plus weights,
  * normaliser, labels, history and a run summary.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
-import { readNpy } from '../util/npy.js';
+import { writeFrontend } from '../audio/frontend.js';
+import { isOriginal, readFeatureSet, readLabelIds } from '../corpus/features-set.js';
 import { architectureSchema, DEFAULT_ARCHITECTURE, type Architecture } from '../model/architecture.js';
-import { inferenceModel, normalizerJson, writeJson, writeWeights } from '../model/artifacts.js';
+import { writeModelDir, writeTrainSummary } from '../model/artifacts.js';
 import type { LrSchedule } from '../model/schedules.js';
 import { trainModel } from '../model/trainer.js';
 
@@ -87,14 +86,6 @@ export const trainParamsSchema = {
   },
 } as const;
 
-interface IndexRow {
-  source: string;
-  label: string;
-  speaker?: string;
-  split: 'train' | 'validation' | 'test';
-  augmentation: unknown;
-}
-
 function schedule(p: TrainParams['lr'], stepsPerEpoch: number, epochs: number): LrSchedule {
   switch (p.schedule) {
     case 'constant': return { schedule: 'constant', initial: p.initial };
@@ -113,28 +104,11 @@ const fmt = (v: number | null, d = 4) => (v === null ? '-' : v.toFixed(d));
 export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageResult> {
   const p = ctx.params;
   const dir = ctx.input('mfcc').dir;
-  const feats = readNpy(join(dir, 'features.npy'));
-  if (feats.dtype !== 'float32' || feats.shape.length !== 3) {
-    throw new EmopipeError('E_INPUT_MISSING', `${dir}/features.npy: expected float32 [N, frames, n_mfcc], got ${feats.dtype} [${feats.shape}]`);
-  }
-  const [n, frames, coefficients] = feats.shape as [number, number, number];
-  const labelsNpy = readNpy(join(dir, 'labels.npy'));
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as IndexRow[];
-  if (index.length !== n || labelsNpy.data.length !== n) {
-    throw new EmopipeError('E_INPUT_MISSING', `${dir}: features (${n}), labels.npy (${labelsNpy.data.length}) and index.json (${index.length}) disagree`);
-  }
-  const labelsPath = join(dir, 'labels.json');
-  const labelNames = existsSync(labelsPath)
-    ? (JSON.parse(readFileSync(labelsPath, 'utf8')) as string[])
-    : [...new Set(index.map((r) => r.label))].sort();
-  const labels = Int32Array.from(labelsNpy.data as ArrayLike<number>);
-  labels.forEach((l, i) => {
-    if (l < 0 || l >= labelNames.length || labelNames[l] !== index[i]!.label) {
-      throw new EmopipeError('E_INPUT_MISSING', `${dir}: row ${i} has label index ${l} but index.json says "${index[i]!.label}"`);
-    }
-  });
+  const set = readFeatureSet(dir);
+  const { index, frames, coefficients } = set;
+  const { labelIds: labels, labels: labelNames } = readLabelIds(dir, index);
   const trainRows = index.flatMap((r, i) => (r.split === 'train' ? [i] : []));
-  const validationRows = index.flatMap((r, i) => (r.split === 'validation' && r.augmentation == null ? [i] : []));
+  const validationRows = index.flatMap((r, i) => (r.split === 'validation' && isOriginal(r) ? [i] : []));
   if (trainRows.length === 0) throw new EmopipeError('E_INPUT_MISSING', `${dir}: no rows with split "train"`);
 
   const batch = Math.min(p.batch_size, trainRows.length);
@@ -142,7 +116,7 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   ctx.log.info(`${trainRows.length} training rows, ${validationRows.length} validation rows, ${labelNames.length} classes, ${frames}x${coefficients} features`);
   ctx.progress.start(p.epochs * batches, 'batches', `epoch 1/${p.epochs}`);
   const result = await trainModel({
-    features: feats.data as Float32Array,
+    features: set.features,
     frames, coefficients, labels, classes: labelNames.length,
     trainRows, validationRows,
     architecture: p.architecture ?? DEFAULT_ARCHITECTURE,
@@ -165,16 +139,11 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   ctx.progress.done();
 
   const out = ctx.outDir;
-  writeFileSync(join(out, 'model.onnx'), inferenceModel(result.layout, result.best, result.normalizer));
-  writeWeights(out, result.layout, result.best);
-  writeJson(join(out, 'normalizer.json'), normalizerJson(result.normalizer));
-  writeJson(join(out, 'labels.json'), labelNames);
-  writeJson(join(out, 'history.json'), result.history);
+  writeModelDir(out, { layout: result.layout, weights: result.best, normalizer: result.normalizer, labels: labelNames, history: result.history });
   // The front end the features were made with travels with the model, so `predict --model DIR`
   // featurises new audio exactly as training did.
-  const metaPath = join(dir, 'meta.json');
-  const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as { frontend?: unknown; synthetic?: boolean }) : {};
-  if (meta.frontend) writeJson(join(out, 'frontend.json'), meta.frontend);
+  const meta = set.meta;
+  if (meta.frontend) writeFrontend(out, meta.frontend);
   const best = result.history[result.bestEpoch - 1]!;
   const summary = {
     best_epoch: result.bestEpoch,
@@ -188,7 +157,7 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     parameters: result.layout.paramCount,
     synthetic: meta.synthetic === true,
   };
-  writeJson(join(out, 'train.json'), summary);
+  writeTrainSummary(out, summary);
   return {
     metrics: { best_epoch: result.bestEpoch, val_accuracy: best.val_accuracy, train_samples_per_s: summary.train_samples_per_s },
     summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}, ${summary.train_samples_per_s} samples/s`,
