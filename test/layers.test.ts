@@ -20,10 +20,13 @@ const FORBIDDEN: Record<string, string[]> = {
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bnew URL\(\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
 
-/** Relative import specifiers of one module's text (comments left out: they may show examples). */
-export function relativeImports(source: string): string[] {
+/**
+ * Relative import specifiers of one module's text (comments left out: they may show examples).
+ * `workers: false` leaves out `new URL(…)` worker entry points, which run in another thread.
+ */
+export function relativeImports(source: string, { workers = true } = {}): string[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '$1');
-  return [...code.matchAll(SPECIFIER)].map((m) => m[2]!);
+  return [...code.matchAll(SPECIFIER)].filter((m) => workers || !m[0].startsWith('new URL')).map((m) => m[2]!);
 }
 
 /** The src/ folder a specifier in src/<from>/… resolves to, or undefined outside src/. */
@@ -71,4 +74,44 @@ test('the layer check catches static, dynamic and worker imports', () => {
     { path: 'corpus/b.ts', source: "import { readWavMono } from '../audio/wav.js';\nimport { z } from 'node:fs';" },
   ];
   assert.deepEqual(violations(good), []);
+});
+
+/** Import cycles among src/ modules (type-only imports included: they couple the modules as much; worker entry points not). */
+export function importCycles(files: { path: string; source: string }[]): string[][] {
+  const known = new Set(files.map((f) => f.path));
+  const edges = new Map<string, string[]>();
+  for (const { path, source } of files) {
+    const to = relativeImports(source, { workers: false })
+      .map((spec) => posix.normalize(posix.join(posix.dirname(path), spec)).replace(/\.js$/, '.ts'))
+      .filter((t) => known.has(t));
+    edges.set(path, to);
+  }
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (m: string): void => {
+    state.set(m, 'open');
+    stack.push(m);
+    for (const next of edges.get(m) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...stack.slice(stack.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(m, 'done');
+  };
+  for (const m of [...edges.keys()].sort()) if (!state.has(m)) visit(m);
+  return cycles;
+}
+
+test('no import cycles among src/ modules', () => {
+  const cycles = importCycles(sourceFiles(join(packageRoot(), 'src')));
+  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+});
+
+test('the cycle check finds a two-module cycle', () => {
+  const files = [
+    { path: 'engine/observer.ts', source: "import type { StageOutcome } from './run.js';" },
+    { path: 'engine/run.ts', source: "import { silentLogger } from './observer.js';" },
+  ];
+  assert.deepEqual(importCycles(files), [['engine/observer.ts', 'engine/run.ts', 'engine/observer.ts']]);
 });
