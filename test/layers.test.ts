@@ -14,8 +14,9 @@ const FORBIDDEN: Record<string, string[]> = {
   engine: ['audio', 'model', 'stages', 'report', 'corpus', 'predict', 'cli'],
   audio: ['engine', 'stages', 'cli', 'model', 'report', 'corpus', 'predict'],
   model: ['engine', 'stages', 'cli', 'audio', 'report', 'corpus', 'predict'],
-  report: ['engine', 'stages', 'cli'],
-  corpus: ['engine', 'stages', 'cli'],
+  report: ['engine', 'stages', 'cli', 'predict'],
+  corpus: ['engine', 'stages', 'cli', 'predict', 'report', 'model'],
+  predict: ['engine', 'stages', 'cli'],
 };
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bnew URL\(\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
