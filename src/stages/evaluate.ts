@@ -16,13 +16,26 @@ import {
 import { renderReportHtml, type ReportSplit } from '../report/html.js';
 import { evaluateSplits, formatClassificationReport, type SplitPredictions } from '../report/metrics.js';
 import { EmopipeError } from '../util/errors.js';
+import { Enum, Params, Type, type Static } from './params.js';
 
-export interface EvaluateParams {
-  splits: EvalSplit[];
-  batch_size: number;
-  plots: boolean;
-  png: boolean;
-}
+export const evaluateParamsSchema = Params({
+  splits: Type.Array(Enum(['validation', 'test'] satisfies EvalSplit[], { type: 'string' }), {
+    minItems: 1,
+    uniqueItems: true,
+    default: ['validation', 'test'],
+    description: 'Splits to score; a split with no rows (e.g. test under a random split) is skipped.',
+  }),
+  batch_size: Type.Integer({
+    minimum: 1,
+    maximum: 65536,
+    default: 256,
+    description: 'Rows per inference call: memory vs. call overhead. Kept in the fingerprint because batched kernels may round differently.',
+  }),
+  plots: Type.Boolean({ default: true, description: 'Render the confusion heatmaps and training curves (SVG) into the report.' }),
+  png: Type.Boolean({ default: true, description: 'Also write PNG copies of the plots (needs system fonts; skipped with a warning otherwise).' }),
+});
+
+export type EvaluateParams = Static<typeof evaluateParamsSchema>;
 
 /** What evaluate needs from a trained model: class probabilities for a batch of feature rows. */
 export interface Classifier {
@@ -142,28 +155,6 @@ export const evaluateKind: StageKind<EvaluateParams> = {
     { kind: 'train', description: 'model.onnx, labels.json, history.json, train.json' },
     { kind: 'mfcc', description: 'features.npy and index.json (rows with split validation/test and augmentation null are scored)' },
   ],
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      splits: {
-        type: 'array',
-        items: { type: 'string', enum: ['validation', 'test'] },
-        minItems: 1,
-        uniqueItems: true,
-        default: ['validation', 'test'],
-        description: 'Splits to score; a split with no rows (e.g. test under a random split) is skipped.',
-      },
-      batch_size: {
-        type: 'integer',
-        minimum: 1,
-        maximum: 65536,
-        default: 256,
-        description: 'Rows per inference call: memory vs. call overhead. Kept in the fingerprint because batched kernels may round differently.',
-      },
-      plots: { type: 'boolean', default: true, description: 'Render the confusion heatmaps and training curves (SVG) into the report.' },
-      png: { type: 'boolean', default: true, description: 'Also write PNG copies of the plots (needs system fonts; skipped with a warning otherwise).' },
-    },
-  },
+  paramsSchema: evaluateParamsSchema,
   run: (ctx) => runEvaluation(ctx, loadClassifier),
 };

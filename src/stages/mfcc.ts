@@ -3,6 +3,7 @@ import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
 import { EmopipeError } from '../util/errors.js';
+import { Enum, Nullable, Params, Type, type Static } from './params.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
 import { readSplitFile, type SplitName } from '../corpus/split-file.js';
@@ -12,31 +13,18 @@ import { readSplitFile, type SplitName } from '../corpus/split-file.js';
 export { mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 export type { FeatureIndexRow } from '../corpus/features-set.js';
 
-export interface MfccParams {
-  n_mfcc: number;
-  n_fft: number;
-  hop_length: number;
-  n_mels: number;
-  fmin: number;
-  fmax: number | null;
-  top_db: number | null;
-  frames: number;
-}
+export const mfccParamsSchema = Params({
+  n_mfcc: Type.Integer({ minimum: 1, maximum: 256, default: 40, description: 'MFCC coefficients per frame.' }),
+  n_fft: Enum([256, 512, 1024, 2048, 4096, 8192], { type: 'integer', default: 2048, description: 'FFT size and (periodic Hann) window length.' }),
+  hop_length: Type.Integer({ minimum: 1, maximum: 8192, default: 512, description: 'Samples between frames (frames are centred, zero padded).' }),
+  n_mels: Type.Integer({ minimum: 1, maximum: 512, default: 128, description: 'Mel bands (Slaney scale, Slaney area normalisation).' }),
+  fmin: Type.Number({ minimum: 0, default: 0, description: 'Lowest mel band edge in Hz.' }),
+  fmax: Nullable(Type.Number({ minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' })),
+  top_db: Nullable(Type.Number({ minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' })),
+  frames: Type.Integer({ minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' }),
+});
 
-export const mfccParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    n_mfcc: { type: 'integer', minimum: 1, maximum: 256, default: 40, description: 'MFCC coefficients per frame.' },
-    n_fft: { type: 'integer', enum: [256, 512, 1024, 2048, 4096, 8192], default: 2048, description: 'FFT size and (periodic Hann) window length.' },
-    hop_length: { type: 'integer', minimum: 1, maximum: 8192, default: 512, description: 'Samples between frames (frames are centred, zero padded).' },
-    n_mels: { type: 'integer', minimum: 1, maximum: 512, default: 128, description: 'Mel bands (Slaney scale, Slaney area normalisation).' },
-    fmin: { type: 'number', minimum: 0, default: 0, description: 'Lowest mel band edge in Hz.' },
-    fmax: { type: ['number', 'null'], minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' },
-    top_db: { type: ['number', 'null'], minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' },
-    frames: { type: 'integer', minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' },
-  },
-} as const;
+export type MfccParams = Static<typeof mfccParamsSchema>;
 
 export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
   return { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
@@ -98,7 +86,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
 export const mfccKind: StageKind<MfccParams> = {
   kind: 'mfcc',
   description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json.',
-  paramsSchema: mfccParamsSchema as unknown as Record<string, unknown>,
+  paramsSchema: mfccParamsSchema,
   inputs: [
     { kind: 'resample', description: 'the original clips' },
     { kind: 'split', description: 'split of every original clip' },

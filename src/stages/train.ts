@@ -11,80 +11,43 @@ import { architectureSchema, DEFAULT_ARCHITECTURE, type Architecture } from '../
 import { writeModelDir, writeTrainSummary } from '../model/artifacts.js';
 import type { LrSchedule } from '../model/schedules.js';
 import { trainModel } from '../model/trainer.js';
+import { Enum, Group, Nullable, Params, Type, type Static } from './params.js';
 
-export interface TrainParams {
-  epochs: number;
-  batch_size: number;
-  lr: {
-    schedule: 'constant' | 'cosine_decay' | 'cosine_decay_restarts';
-    initial: number;
-    first_decay_steps: number | null;
-    decay_steps: number | null;
-    t_mul: number;
-    m_mul: number;
-    alpha: number;
-  };
-  optimizer: { beta1: number; beta2: number; epsilon: number };
-  device: 'cpu' | 'cuda';
-  threads: number;
-  architecture: Architecture;
-}
+export const trainParamsSchema = Params({
+  epochs: Type.Integer({ minimum: 1, default: 40, description: 'Passes over the training rows.' }),
+  batch_size: Type.Integer({ minimum: 1, default: 32, description: 'Samples per optimizer step.' }),
+  lr: Group({
+    schedule: Enum(['constant', 'cosine_decay', 'cosine_decay_restarts'], {
+      default: 'cosine_decay_restarts',
+      description: '`constant`, `cosine_decay` (decay_steps, alpha) or `cosine_decay_restarts` (first_decay_steps, t_mul, m_mul, alpha).',
+    }),
+    initial: Type.Number({ exclusiveMinimum: 0, default: 0.001, description: 'initial_learning_rate.' }),
+    first_decay_steps: Nullable(Type.Integer({
+      minimum: 1, default: null,
+      description: 'cosine_decay_restarts: steps in the first cycle; null = one epoch of steps.',
+    })),
+    decay_steps: Nullable(Type.Integer({
+      minimum: 1, default: null,
+      description: 'cosine_decay: steps to decay over; null = all steps of the run.',
+    })),
+    t_mul: Type.Number({ exclusiveMinimum: 0, default: 2.0, description: 'cosine_decay_restarts: cycle length multiplier.' }),
+    m_mul: Type.Number({ minimum: 0, default: 1.0, description: 'cosine_decay_restarts: peak multiplier per restart.' }),
+    alpha: Type.Number({ minimum: 0, maximum: 1, default: 0.0, description: 'Floor, as a fraction of the initial rate.' }),
+  }, { description: 'Learning-rate schedule, Keras semantics, applied per optimizer step.' }),
+  optimizer: Group({
+    beta1: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'First-moment decay.' }),
+    beta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.999, description: 'Second-moment decay.' }),
+    epsilon: Type.Number({ exclusiveMinimum: 0, default: 1e-7, description: 'Added to sqrt(v).' }),
+  }, { description: 'Adam (Keras semantics).' }),
+  device: Enum(['cpu', 'cuda'], {
+    default: 'cpu',
+    description: '`cuda` uses the ONNX Runtime CUDA execution provider (an error when this build has none).',
+  }),
+  threads: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'ONNX Runtime intra-op threads.' }),
+  architecture: Type.Unsafe<Architecture>(architectureSchema),
+});
 
-const LR_DEFAULT: TrainParams['lr'] = {
-  schedule: 'cosine_decay_restarts', initial: 0.001, first_decay_steps: null, decay_steps: null, t_mul: 2.0, m_mul: 1.0, alpha: 0.0,
-};
-const OPTIMIZER_DEFAULT = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
-
-export const trainParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    epochs: { type: 'integer', minimum: 1, default: 40, description: 'Passes over the training rows.' },
-    batch_size: { type: 'integer', minimum: 1, default: 32, description: 'Samples per optimizer step.' },
-    lr: {
-      type: 'object',
-      additionalProperties: false,
-      default: LR_DEFAULT,
-      description: 'Learning-rate schedule, Keras semantics, applied per optimizer step.',
-      properties: {
-        schedule: {
-          enum: ['constant', 'cosine_decay', 'cosine_decay_restarts'],
-          default: LR_DEFAULT.schedule,
-          description: '`constant`, `cosine_decay` (decay_steps, alpha) or `cosine_decay_restarts` (first_decay_steps, t_mul, m_mul, alpha).',
-        },
-        initial: { type: 'number', exclusiveMinimum: 0, default: LR_DEFAULT.initial, description: 'initial_learning_rate.' },
-        first_decay_steps: {
-          type: ['integer', 'null'], minimum: 1, default: null,
-          description: 'cosine_decay_restarts: steps in the first cycle; null = one epoch of steps.',
-        },
-        decay_steps: {
-          type: ['integer', 'null'], minimum: 1, default: null,
-          description: 'cosine_decay: steps to decay over; null = all steps of the run.',
-        },
-        t_mul: { type: 'number', exclusiveMinimum: 0, default: LR_DEFAULT.t_mul, description: 'cosine_decay_restarts: cycle length multiplier.' },
-        m_mul: { type: 'number', minimum: 0, default: LR_DEFAULT.m_mul, description: 'cosine_decay_restarts: peak multiplier per restart.' },
-        alpha: { type: 'number', minimum: 0, maximum: 1, default: LR_DEFAULT.alpha, description: 'Floor, as a fraction of the initial rate.' },
-      },
-    },
-    optimizer: {
-      type: 'object',
-      additionalProperties: false,
-      default: OPTIMIZER_DEFAULT,
-      description: 'Adam (Keras semantics).',
-      properties: {
-        beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'First-moment decay.' },
-        beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.999, description: 'Second-moment decay.' },
-        epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-7, description: 'Added to sqrt(v).' },
-      },
-    },
-    device: {
-      enum: ['cpu', 'cuda'], default: 'cpu',
-      description: '`cuda` uses the ONNX Runtime CUDA execution provider (an error when this build has none).',
-    },
-    threads: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'ONNX Runtime intra-op threads.' },
-    architecture: architectureSchema,
-  },
-} as const;
+export type TrainParams = Static<typeof trainParamsSchema>;
 
 function schedule(p: TrainParams['lr'], stepsPerEpoch: number, epochs: number): LrSchedule {
   switch (p.schedule) {
