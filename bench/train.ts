@@ -81,7 +81,7 @@ console.log(
 const profIdx = process.argv.indexOf('--profile');
 if (profIdx >= 0) {
   const { TrainSession } = await import('../src/model/train-session.js');
-  const { summariseProfile } = await import('../src/model/profile.js');
+  const { summariseProfile } = await import('./lib/profile.js');
   const { fillDropoutMask } = await import('../src/model/data.js');
   const prefix = process.argv[profIdx + 1] ?? 'train-profile';
   const s = await TrainSession.create(result.layout, { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, result.final, { threads, profilePrefix: prefix });

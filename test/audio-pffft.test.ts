@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fftOfSize } from '../src/audio/fft.js';
-import { complexFft32, fftConvolver32, pffftAvailable, realFft32 } from '../src/audio/pffft.js';
+import { complexFft32, fftConvolver32, realFft32 } from '../src/audio/pffft.js';
 import { Rng } from '../src/util/rng.js';
 import { readWav, downmixToMono } from '../src/audio/wav.js';
 import { resample } from '../src/audio/resample.js';
@@ -21,8 +21,11 @@ function noise(n: number, seed: string): Float64Array {
   return Float64Array.from({ length: n }, () => rng.uniform(-1, 1));
 }
 
-test('pffft-wasm loads here (else every transform silently falls back to fft.js)', () => {
-  assert.ok(pffftAvailable);
+test('pffft plans only the sizes it supports; any other size gets no plan (callers use fft.js)', () => {
+  for (const n of [32, 2048, 8192]) assert.equal(realFft32(n)?.size, n, `real ${n}`);
+  for (const n of [16, 1000, 2047, 0]) assert.equal(realFft32(n), undefined, `real ${n}`);
+  for (const n of [16, 512]) assert.equal(complexFft32(n)?.size, n, `complex ${n}`);
+  for (const n of [8, 24]) assert.equal(complexFft32(n), undefined, `complex ${n}`);
 });
 
 test('real and complex float32 transforms match fft.js to float32 precision', () => {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGradients } from '../src/model/autodiff.js';
+import { buildGradients, gradientRules } from '../src/model/autodiff.js';
 import { Graph, numel, type Tensor } from '../src/model/graph.js';
 import { attentionPool, bidirectionalLstm, type NetworkContext } from '../src/model/layers.js';
 import { createSession, loadOrt } from '../src/model/ort.js';
@@ -37,6 +37,7 @@ const cases: Case[] = [
   { name: 'Div', inputs: [[3, 4], [3, 4]], build: (g, a, b) => g.div(a!, b!), range: [0.5, 2] },
   { name: 'Sum', inputs: [[3, 4], [4], [3, 4]], build: (g, a, b, c) => g.op1('Sum', [a!, b!, c!]) },
   { name: 'Neg', inputs: [[5]], build: (g, a) => g.neg(a!) },
+  { name: 'Identity', inputs: [[3, 4]], build: (g, a) => g.op1('Identity', [a!]) },
   { name: 'Exp', inputs: [[5]], build: (g, a) => g.op1('Exp', [a!]) },
   { name: 'Log', inputs: [[5]], build: (g, a) => g.op1('Log', [a!]), range: [0.5, 2] },
   { name: 'Sqrt', inputs: [[5]], build: (g, a) => g.op1('Sqrt', [a!]), range: [0.5, 2] },
@@ -140,6 +141,17 @@ async function check(c: Case, float: 'float32' | 'float64'): Promise<number> {
   await session.release();
   return worst;
 }
+
+test('every gradient rule in autodiff.ts has a finite-difference case above', () => {
+  const covered = new Set<string>();
+  for (const c of cases) {
+    const g = new Graph('float32');
+    c.build(g, ...c.inputs.map((s, i) => g.input(`x${i}`, s)));
+    for (const n of g.nodes) covered.add(n.op);
+  }
+  const missing = Object.keys(gradientRules).filter((op) => !covered.has(op));
+  assert.deepEqual(missing, [], `gradient rules without a finite-difference case: ${missing.join(', ')}`);
+});
 
 for (const c of cases) {
   test(`gradient rule: ${c.name}`, async () => {

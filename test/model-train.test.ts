@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from './helpers/synthetic.js';
 import { scoreProbabilities, gatherStandardised } from '../src/model/data.js';
 import { trainModel, type TrainOptions } from '../src/model/trainer.js';
 import { TrainSession } from '../src/model/train-session.js';

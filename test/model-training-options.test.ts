@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from './helpers/synthetic.js';
 import { balancedClassWeights, fillTarget, unweightedAverageRecall } from '../src/model/data.js';
 import { initialWeights } from '../src/model/init.js';
 import { modelLayout } from '../src/model/model-graphs.js';

@@ -107,6 +107,10 @@ test('typed arrays that own their whole buffer are transferred; views into share
   assert.deepEqual(list, [own.buffer, big]);
 });
 
-test('no tasks, no workers', async () => {
-  assert.deepEqual(await runPool({ module: TASKS, fn: 'square', tasks: [], jobs: 4 }), []);
+test('no tasks, no workers: the task module is never loaded', async () => {
+  // A module that does not exist: loading it (which every worker does first) would fail.
+  const missing = new URL('./no-such-task-module.js', import.meta.url);
+  assert.deepEqual(await runPool({ module: missing, fn: 'square', tasks: [], jobs: 4 }), []);
+  const [one] = await runPool({ module: missing, fn: 'square', tasks: [1], jobs: 4 });
+  assert.ok(one && !one.ok && /no-such-task-module/.test(one.error), 'with a task, the module is loaded (and fails)');
 });

@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { StageContext, StageInput } from '../src/engine/stage.js';
-import { runEvaluation, type Classifier, type EvaluateParams } from '../src/report/evaluation.js';
+import type { StageInput } from '../src/engine/stage.js';
+import { evaluateKind, runEvaluation, type Classifier, type EvaluateParams } from '../src/stages/evaluate.js';
+import { makeStageContext } from './helpers/stage-context.js';
 import { pngFontsAvailable } from '../src/report/plots.js';
 import { Ajv } from 'ajv';
 import { loadClassifier } from '../src/model/infer.js';
@@ -87,30 +88,12 @@ function standIn() {
 }
 
 function context(name: string, dirs: { train: string; mfcc: string }, params: Partial<EvaluateParams> = {}) {
-  const outDir = join(root, name, 'out');
-  mkdirSync(outDir, { recursive: true });
   const inputs: StageInput[] = [
     { name: 'train', kind: 'train', dir: dirs.train },
     { name: 'mfcc', kind: 'mfcc', dir: dirs.mfcc },
   ];
-  const logs: string[] = [];
-  const ctx: StageContext<EvaluateParams> = {
-    stageName: 'evaluate',
-    params: { splits: ['validation', 'test'], batch_size: 256, plots: true, png: true, ...params },
-    inputs,
-    input: (kind) => inputs.find((i) => i.kind === kind) ?? assert.fail(`no ${kind} input`),
-    maybeInput: (kind) => inputs.find((i) => i.kind === kind),
-    outDir,
-    rng: new Rng(1),
-    progress: { start() {}, tick() {}, label() {}, done() {} },
-    log: { info: (m) => logs.push(m), warn: (m) => logs.push(`WARN ${m}`) },
-    signal: new AbortController().signal,
-    jobs: 1,
-    dataDir: root,
-    pipelineDir: root,
-    resolvePath: (p) => p,
-  };
-  return { ctx, outDir, logs };
+  const ctx = makeStageContext(evaluateKind, params, { baseDir: join(root, name), inputs, jobs: 1 });
+  return { ctx, outDir: ctx.outDir, logs: ctx.logs };
 }
 
 const r = (label: string, predicted: string, split: Row['split'], speaker: string, augmented = false): Row => ({ label, predicted, split, speaker, augmented });

@@ -5,67 +5,55 @@
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StageContext } from '../src/engine/stage.js';
+import { readFrontend } from '../src/audio/frontend.js';
+import { writeFeatureSet, type FeatureIndexRow } from '../src/corpus/features-set.js';
 import { readWeights } from '../src/model/artifacts.js';
 import { scoreProbabilities } from '../src/model/data.js';
 import { loadClassifier } from '../src/model/infer.js';
 import { trainKind, type TrainParams } from '../src/stages/train.js';
-import { writeNpy } from '../src/util/npy.js';
-import { Rng } from '../src/util/rng.js';
-import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from '../src/model/synthetic.js';
+import { makeStageContext } from './helpers/stage-context.js';
+import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from './helpers/synthetic.js';
 
 const FRAMES = 12;
 const COEFFS = 8;
 const CLASSES = ['angry', 'calm', 'happy'];
 
-function fakeContext(input: string, out: string, params: TrainParams): StageContext<TrainParams> {
-  const logs: string[] = [];
-  const up = { name: 'mfcc', kind: 'mfcc', dir: input };
-  return {
-    stageName: 'train', params, inputs: [up],
-    input: (k) => { if (k !== 'mfcc') throw new Error(k); return up; },
-    maybeInput: (k) => (k === 'mfcc' ? up : undefined),
-    outDir: out, rng: new Rng('pipeline-seed/train'),
-    progress: { start() {}, tick() {}, label() {}, done() {} },
-    log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
-    signal: new AbortController().signal, jobs: 1, dataDir: out, pipelineDir: out, resolvePath: (p) => p,
-  };
-}
-
 test('train stage writes a usable model and consistent metadata', async () => {
   const root = mkdtempSync(join(tmpdir(), 'emopipe-train-'));
   try {
     const input = join(root, 'mfcc');
-    const out = join(root, 'out');
-    for (const d of [input, out]) (await import('node:fs')).mkdirSync(d);
+    mkdirSync(input);
     const n = 60;
     const { features, labels } = syntheticData(n, FRAMES, COEFFS, CLASSES.length, 'stage');
     // Rows 0-41 train (+ 6 augmented copies of train rows), 42-59 validation.
-    const index = Array.from({ length: n }, (_, i) => ({
+    const index = Array.from({ length: n }, (_, i): FeatureIndexRow => ({
       source: `clip${i}.wav`, label: CLASSES[labels[i]!]!, speaker: String(i % 4),
       split: i < 42 ? 'train' : 'validation', augmentation: i >= 36 && i < 42 ? { noise: 0.01 } : null,
     }));
-    writeNpy(join(input, 'features.npy'), { dtype: 'float32', shape: [n, FRAMES, COEFFS], data: features });
-    writeNpy(join(input, 'labels.npy'), { dtype: 'int32', shape: [n], data: labels });
-    writeFileSync(join(input, 'index.json'), JSON.stringify(index));
-    writeFileSync(join(input, 'labels.json'), JSON.stringify(CLASSES));
+    const frontend = { sampleRate: 22050, nMfcc: COEFFS, nFft: 512, hopLength: 128, nMels: 32, fmin: 0, fmax: null, topDb: 80, frames: FRAMES };
+    await writeFeatureSet(input, { features, frames: FRAMES, coefficients: COEFFS, labelIds: labels, index, labels: CLASSES, synthetic: true, frontend });
 
     const params: TrainParams = {
       epochs: 4, batch_size: 16,
       lr: { schedule: 'cosine_decay_restarts', initial: 0.01, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 },
-      optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, device: 'cpu', threads: 1, architecture: TINY,
+      optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0 }, device: 'cpu', threads: 1, architecture: TINY,
+      label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
     };
-    const result = await trainKind.run(fakeContext(input, out, params));
+    const ctx = makeStageContext(trainKind, { ...params }, { baseDir: root, seed: 'pipeline-seed', inputs: [{ name: 'mfcc', kind: 'mfcc', dir: input }] });
+    const out = ctx.outDir;
+    const result = await trainKind.run(ctx);
     for (const f of ['model.onnx', 'weights.bin', 'weights.json', 'normalizer.json', 'labels.json', 'history.json', 'train.json']) {
       assert.ok(existsSync(join(out, f)), `${f} written`);
     }
+    assert.deepEqual(readFrontend(out), frontend, 'the front end travels with the model');
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { val_accuracy: number; lr: number }[];
-    const summary = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { best_epoch: number; train_rows: number };
+    const summary = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')) as { best_epoch: number; train_rows: number; synthetic: boolean };
     assert.equal(history.length, 4);
     assert.equal(summary.train_rows, 42);
+    assert.equal(summary.synthetic, true, "mfcc's synthetic flag is carried into train.json");
     // One epoch = 3 steps = first_decay_steps (null → one epoch): epoch 2 starts a new cycle.
     assert.ok(history[0]!.lr < 0.01 && history[0]!.lr > 0);
     const best = Math.max(...history.map((h) => h.val_accuracy));

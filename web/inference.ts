@@ -4,7 +4,7 @@
  * with the run's recorded frontend.json.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import type { FrontendConfig } from '../src/stages/mfcc.js';
+import type { FrontendConfig } from '../src/audio/frontend-config.js';
 import { describeProbabilities, featuresOfSamples, featuresOfWav } from '../src/predict/wav-features.js';
 
 // Served by `emopipe serve` from dist/web/vendor/ort: no CDN. One thread: SharedArrayBuffer would

@@ -4,7 +4,7 @@
  * Cheap and needs no model, but it cannot tell speech from any other loud sound.
  */
 import type { WavStream } from './wav-stream.js';
-import type { SpeechProbabilities, VoiceActivityDetector } from './vad.js';
+import type { SpeechProbabilities, VoiceActivityDetector } from './vad-detector.js';
 
 const HOP_S = 0.01;
 const FRAME_S = 0.02;

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import type * as OrtTypes from 'onnxruntime-node';
 import { readResampled, type WavStream } from './wav-stream.js';
-import type { SpeechProbabilities, VoiceActivityDetector } from './vad.js';
+import type { SpeechProbabilities, VoiceActivityDetector } from './vad-detector.js';
 
 const RATE = 16000;
 const FRAME = 512;

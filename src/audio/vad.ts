@@ -4,23 +4,9 @@
  * a maximum length). Detectors: vad-silero.ts (Silero VAD's ONNX model) and vad-energy.ts (frame
  * energy against the local noise floor).
  */
-import type { WavStream } from './wav-stream.js';
+import type { SpeechProbabilities, VadKind, VoiceActivityDetector } from './vad-detector.js';
 
-export type VadKind = 'silero' | 'energy';
-
-/** Per-frame speech probabilities of a whole recording; frame i covers [i*hopS, i*hopS + hopS). */
-export interface SpeechProbabilities {
-  hopS: number;
-  probs: Float32Array;
-  durationS: number;
-}
-
-export interface VoiceActivityDetector {
-  readonly kind: VadKind;
-  /** Reads the stream a block at a time (bounded memory) and scores every frame. */
-  detect(stream: WavStream): Promise<SpeechProbabilities>;
-  close(): Promise<void>;
-}
+export type { SpeechProbabilities, VadKind, VoiceActivityDetector } from './vad-detector.js';
 
 export interface SegmentParams {
   /** Speech starts where the probability reaches this (default 0.5)... */

@@ -5,9 +5,8 @@ import { defaultLocations, Registry } from '../engine/index.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson, positiveInt } from './common.js';
 import { printSegments, segmentOptionsOf, writeSegmentOutputs, type SegmentFlags } from './predict-segments.js';
-import { predictFiles, readFrontend } from '../predict/predict.js';
-import { frontendOf, type FrontendConfig, type MfccParams } from '../stages/mfcc.js';
-import type { ResampleParams } from '../stages/resample.js';
+import { predictFiles } from '../predict/predict.js';
+import { readFrontend, type FrontendConfig } from '../audio/frontend.js';
 
 /** `emopipe predict (--run HASH | --model DIR) FILE... [--json]` */
 export function registerPredictCommand(program: Command): void {
@@ -66,18 +65,14 @@ export function registerPredictCommand(program: Command): void {
     });
 }
 
-/** The run's model and the front end its resample and mfcc stages used. */
+/** The run's model and the front end it was trained on (its frontend.json). */
 function modelOfRun(ref: string): { modelDir: string; frontend: FrontendConfig } {
   const registry = new Registry(defaultLocations().artifactsDir);
   const run = registry.find(ref);
-  const resample = run.stages.find((s) => s.kind === 'resample');
-  const mfcc = run.stages.find((s) => s.kind === 'mfcc');
-  if (!resample || !mfcc) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no resample and mfcc stages to take the front end from`);
   const train = run.stages.find((s) => s.kind === 'train');
   if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
   if (!existsSync(train.outputDir)) {
     throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);
   }
-  const frontend = frontendOf(mfcc.params as unknown as MfccParams, (resample.params as unknown as ResampleParams).rate);
-  return { modelDir: train.outputDir, frontend };
+  return { modelDir: train.outputDir, frontend: readFrontend(train.outputDir) };
 }

@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
-import type { Logger, ProgressReporter } from '../engine/stage.js';
+import type { Logger, ProgressReporter } from '../util/log.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 import { extractZip, listZip } from './zip.js';
 

@@ -1,4 +1,8 @@
-import { readFile } from 'node:fs/promises';
+/**
+ * manifest.json, the ingest stage's output: every clip of the corpus. Owner of its type, its
+ * writer and its reader (split and resample read it).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** RAVDESS fields parsed from a file name (`03-01-EE-II-SS-RR-AA.wav`), kept on each manifest row. */
@@ -75,4 +79,9 @@ export function manifestFile(dir: string): string {
 /** The manifest.json of an ingest stage's output directory. */
 export async function readManifest(dir: string): Promise<Manifest> {
   return JSON.parse(await readFile(manifestFile(dir), 'utf8')) as Manifest;
+}
+
+/** Writes manifest.json into an ingest stage's output directory. */
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  await writeFile(manifestFile(dir), JSON.stringify(manifest, null, 1) + '\n');
 }

@@ -4,7 +4,7 @@ import { encodeWav } from '../audio/wav.js';
 import { Rng } from '../util/rng.js';
 import { EmopipeError } from '../util/errors.js';
 import { runPool } from '../util/pool.js';
-import type { ProgressReporter } from '../engine/stage.js';
+import type { ProgressReporter } from '../util/log.js';
 import { makeSpeakers, profileFor, synthesizeClip, type SynthSpeaker } from './synth.js';
 
 export interface SynthCorpusOptions {

@@ -1,6 +1,16 @@
 import type { Logger, ProgressReporter } from './stage.js';
 import type { LockOwner } from './lock.js';
-import type { StageOutcome } from './run.js';
+import type { EmopipeError } from '../util/errors.js';
+import type { EntryManifest } from './cache.js';
+import type { StageFacts } from './registry.js';
+import type { StageResult } from './stage.js';
+
+/** What the run tells its observer about one stage (kept here, not in run.ts, so neither imports the other). */
+export interface StageOutcome extends StageFacts {
+  result: StageResult;
+  error?: EmopipeError;
+  manifest?: EntryManifest;
+}
 
 /** What the engine tells its caller while running; the CLI renders it, tests may record it. */
 export interface RunObserver {

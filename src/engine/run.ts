@@ -9,7 +9,9 @@ import { Cache, contentHashOf, hashDirectory, type EntryManifest } from './cache
 import { resolvedYaml, type Pipeline, type StageSpec } from './config.js';
 import { fingerprintOf, fingerprintParts, type FingerprintParts } from './fingerprint.js';
 import { acquireLock } from './lock.js';
-import { silentLogger, silentProgress, type RunObserver } from './observer.js';
+import { silentLogger, silentProgress, type RunObserver, type StageOutcome } from './observer.js';
+
+export type { StageOutcome } from './observer.js';
 import { Registry, type RunRecord, type RunStatus, type StageFacts, type StageStatus } from './registry.js';
 import type { StageContext, StageInput, StageResult } from './stage.js';
 import { writeRunView } from './view.js';
@@ -32,12 +34,6 @@ export interface EngineOptions {
   noCache?: boolean;
   /** Record the run in the registry and write artifacts/<run>/ (default: true unless noCache). */
   record?: boolean;
-}
-
-export interface StageOutcome extends StageFacts {
-  result: StageResult;
-  error?: EmopipeError;
-  manifest?: EntryManifest;
 }
 
 export interface RunResult {

@@ -1,24 +1,12 @@
+import type { Logger, ProgressReporter } from '../util/log.js';
 import type { Rng } from '../util/rng.js';
 
 /** JSON Schema (draft 2020-12 subset that ajv understands), with `default`s and `description`s. */
 export type JsonSchema = Record<string, unknown>;
 
-/** Reports progress of the current stage; the engine renders it as a bar (TTY) or plain lines. */
-export interface ProgressReporter {
-  /** Begin a determinate phase, e.g. start(480, 'files') or start(40 * 150, 'batches', 'epoch 1/40'). */
-  start(total: number, unit: string, label?: string): void;
-  /** Advance by n units; `info` is shown next to the bar (loss, accuracy, samples/s ...). */
-  tick(n?: number, info?: Record<string, string | number>): void;
-  /** Change the label without advancing (e.g. 'epoch 3/40'). */
-  label(text: string): void;
-  /** End the current phase. */
-  done(): void;
-}
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-}
+// The logger and progress types are util-level (corpus/ and report/ use them too); re-exported
+// here so engine callers keep one import.
+export type { Logger, ProgressReporter } from '../util/log.js';
 
 /** An upstream stage's output: a read-only directory of files. */
 export interface StageInput {

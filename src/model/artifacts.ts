@@ -1,11 +1,14 @@
 /**
- * The train stage's files: model.onnx (inference graph with weights and normaliser baked in),
- * weights.bin + weights.json (flat float32 parameters and BN statistics with their layout, to
- * resume or fine-tune), normalizer.json, labels.json, history.json.
+ * The model directory, the train stage's output: model.onnx (inference graph with weights and
+ * normaliser baked in), weights.bin + weights.json (flat float32 parameters and BN statistics
+ * with their layout, to resume or fine-tune), normalizer.json, labels.json, history.json and
+ * train.json (a summary). Owner of their writers and readers (evaluate, predict and the
+ * classifier read them). frontend.json beside them belongs to audio/frontend.ts.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmopipeError } from '../util/errors.js';
+import { readJson, readOptionalJson } from '../util/json-file.js';
 import type { Architecture } from './architecture.js';
 import { buildEvalGraph, modelLayout, type ModelLayout, type Normalizer } from './model-graphs.js';
 import type { Weights } from './train-session.js';
@@ -68,4 +71,56 @@ export function writeJson(path: string, value: unknown): void {
 
 export function normalizerJson(n: Normalizer): { mean: number[]; std: number[] } {
   return { mean: Array.from(n.mean), std: Array.from(n.std) };
+}
+
+export const MODEL_FILE = 'model.onnx';
+export const MODEL_LABELS_FILE = 'labels.json';
+export const HISTORY_FILE = 'history.json';
+export const TRAIN_SUMMARY_FILE = 'train.json';
+
+/** The model, its weights, normaliser, labels and history (train.json and frontend.json are written apart). */
+export function writeModelDir(
+  dir: string,
+  m: { layout: ModelLayout; weights: Weights; normalizer: Normalizer; labels: string[]; history: unknown[] },
+): void {
+  writeFileSync(join(dir, MODEL_FILE), inferenceModel(m.layout, m.weights, m.normalizer));
+  writeWeights(dir, m.layout, m.weights);
+  writeJson(join(dir, 'normalizer.json'), normalizerJson(m.normalizer));
+  writeJson(join(dir, MODEL_LABELS_FILE), m.labels);
+  writeJson(join(dir, HISTORY_FILE), m.history);
+}
+
+/** train.json: the training summary (best epoch, rows, parameters, ...). */
+export function writeTrainSummary(dir: string, summary: Record<string, unknown>): void {
+  writeJson(join(dir, TRAIN_SUMMARY_FILE), summary);
+}
+
+/** Path of model.onnx in a model directory; a typed error naming it when it is missing. */
+export function modelFile(dir: string): string {
+  const path = join(dir, MODEL_FILE);
+  if (!existsSync(path)) throw new EmopipeError('E_INPUT_MISSING', 'model.onnx not found', { file: path });
+  return path;
+}
+
+/** labels.json: the class names in model output order (at least two). */
+export function readModelLabels(dir: string): string[] {
+  const labelsPath = join(dir, MODEL_LABELS_FILE);
+  const labels = readJson<unknown>(labelsPath, "train's labels.json");
+  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string')) {
+    throw new EmopipeError('E_INPUT_MISSING', 'labels.json must be an array of at least two class names', { file: labelsPath });
+  }
+  return labels as string[];
+}
+
+/** history.json: one row per epoch; empty when the directory has none. */
+export function readHistory<Row>(dir: string): Row[] {
+  const historyPath = join(dir, HISTORY_FILE);
+  const history = readOptionalJson<Row[]>(historyPath, "train's history.json") ?? [];
+  if (!Array.isArray(history)) throw new EmopipeError('E_INPUT_MISSING', 'history.json must be an array of per-epoch rows', { file: historyPath });
+  return history;
+}
+
+/** train.json, the training summary, when present. */
+export function readTrainSummary(dir: string): unknown {
+  return readOptionalJson<unknown>(join(dir, TRAIN_SUMMARY_FILE), "train's train.json");
 }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EmopipeError } from '../util/errors.js';
+import { MODEL_LABELS_FILE } from './artifacts.js';
 import { createSession, loadOrt } from './ort.js';
 
 export interface Classifier {
@@ -22,7 +23,7 @@ export async function loadClassifier(modelPath: string, opts: { threads?: number
   if (!existsSync(modelPath)) throw new EmopipeError('E_NOT_FOUND', `model not found: ${modelPath}`);
   const ort = await loadOrt();
   const session = await createSession(modelPath, { threads: opts.threads });
-  const labelsPath = join(dirname(modelPath), 'labels.json');
+  const labelsPath = join(dirname(modelPath), MODEL_LABELS_FILE);
   const labels = existsSync(labelsPath) ? (JSON.parse(readFileSync(labelsPath, 'utf8')) as string[]) : undefined;
   const inMeta = session.inputMetadata?.[0] as { shape?: (number | string)[] } | undefined;
   const outMeta = session.outputMetadata?.[0] as { shape?: (number | string)[] } | undefined;

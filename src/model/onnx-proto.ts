@@ -1,8 +1,9 @@
 /**
  * A minimal protobuf encoder for the subset of onnx.proto that emopipe writes (ModelProto, GraphProto,
- * NodeProto, AttributeProto, TensorProto, ValueInfoProto). Hand-written because the subset is tiny and
- * a schema-driven encoder would need the .proto at run time. Field numbers follow onnx/onnx.proto3.
+ * NodeProto, AttributeProto, TensorProto, ValueInfoProto) on protobufjs's wire writer. Field numbers
+ * follow onnx/onnx.proto3; no schema is loaded at run time (the subset is small enough to write by hand).
  */
+import protobuf from 'protobufjs/minimal.js';
 
 /** TensorProto.DataType values used here. */
 export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
@@ -52,67 +53,35 @@ export interface ModelDef {
   producer?: string;
 }
 
-/** Growable byte buffer with protobuf primitives. */
+/** protobufjs's wire writer, with field tags: nested messages are length-delimited in place (fork/ldelim). */
 class Writer {
-  private buf = new Uint8Array(1024);
-  private len = 0;
+  private readonly pb = protobuf.Writer.create();
 
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-
-  varint(v: number | bigint): void {
-    // Negative int64 values are encoded as 10-byte two's complement.
-    let x = BigInt.asUintN(64, BigInt(v));
-    this.ensure(10);
-    while (x >= 0x80n) {
-      this.buf[this.len++] = Number(x & 0x7fn) | 0x80;
-      x >>= 7n;
-    }
-    this.buf[this.len++] = Number(x);
-  }
-
-  tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
+  int(field: number, v: number): void {
+    // int64 fields: negative values are encoded as 10-byte two's complement.
+    this.pb.uint32((field << 3) | 0).int64(v);
   }
 
   bytes(field: number, data: Uint8Array): void {
-    this.tag(field, 2);
-    this.varint(data.length);
-    this.ensure(data.length);
-    this.buf.set(data, this.len);
-    this.len += data.length;
+    this.pb.uint32((field << 3) | 2).bytes(data);
   }
 
   string(field: number, s: string): void {
-    this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  int(field: number, v: number): void {
-    this.tag(field, 0);
-    this.varint(v);
+    this.pb.uint32((field << 3) | 2).string(s);
   }
 
   float(field: number, v: number): void {
-    this.tag(field, 5);
-    this.ensure(4);
-    new DataView(this.buf.buffer).setFloat32(this.len, v, true);
-    this.len += 4;
+    this.pb.uint32((field << 3) | 5).float(v);
   }
 
   message(field: number, build: (w: Writer) => void): void {
-    const w = new Writer();
-    build(w);
-    this.bytes(field, w.finish());
+    this.pb.uint32((field << 3) | 2).fork();
+    build(this);
+    this.pb.ldelim();
   }
 
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return this.pb.finish();
   }
 }
 

@@ -4,12 +4,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAudio } from '../audio/frontend.js';
+import { featureOptionsOf, loadAudio, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims, utteranceFeatures } from '../audio/features.js';
-import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../stages/mfcc.js';
+import { MODEL_FILE } from '../model/artifacts.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 
-export const FRONTEND_FILE = 'frontend.json';
+// frontend.json's owner is audio/frontend.ts; re-exported for callers of this module.
+export { FRONTEND_FILE, readFrontend } from '../audio/frontend.js';
 
 export interface Prediction {
   file: string;
@@ -24,17 +25,9 @@ export interface PredictOutput {
   errors: { file: string; error: string }[];
 }
 
-export function readFrontend(modelDir: string): FrontendConfig {
-  const path = join(modelDir, FRONTEND_FILE);
-  if (!existsSync(path)) {
-    throw new EmopipeError('E_NOT_FOUND', `${path} is missing: this directory is not the output of a train stage (use --run HASH)`);
-  }
-  return JSON.parse(readFileSync(path, 'utf8')) as FrontendConfig;
-}
-
 /** Featurise and classify `files` with the model in `modelDir`; undecodable files become errors. */
 export async function predictFiles(modelDir: string, files: string[], frontend: FrontendConfig, opts: { threads?: number } = {}): Promise<PredictOutput> {
-  const modelPath = join(modelDir, 'model.onnx');
+  const modelPath = join(modelDir, MODEL_FILE);
   if (!existsSync(modelPath)) throw new EmopipeError('E_NOT_FOUND', `no model.onnx in ${modelDir}`);
   const options = mfccOptionsOf(frontend);
   const featureOptions = featureOptionsOf(frontend);

@@ -14,7 +14,7 @@ import { featureDims, utteranceFeatures } from '../audio/features.js';
 import { resampledLength } from '../audio/resample.js';
 import { createDetector, DEFAULT_SEGMENT_PARAMS, speechSegments, type SegmentParams, type TimeSpan, type VadKind, type VoiceActivityDetector } from '../audio/vad.js';
 import { openWavStream, readResampled, type WavStream } from '../audio/wav-stream.js';
-import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../stages/mfcc.js';
+import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend-config.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 import { predictFiles } from './predict.js';
 

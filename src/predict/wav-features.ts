@@ -1,30 +1,18 @@
 /**
  * WAV bytes → the model's input features, with a run's recorded front end (frontend.json):
- * decode, mono mix, resample, MFCC, pad/truncate. The same steps as `predict` (loadAudio +
- * mfccFrames), but on bytes in memory and with no Node import, so the server's /api/predict and
+ * decode, mono mix, resample, features, pad/truncate. The same steps as `predict` (loadAudio +
+ * utteranceFeatures), but on bytes in memory and with no Node import, so the server's /api/predict and
  * the browser bundle ("Try it") run exactly this code.
  */
 import { decodeWavMono } from '../audio/wav.js';
 import { resample } from '../audio/resample.js';
-import { mfccFrames, type MfccOptions } from '../audio/mfcc.js';
-import type { FrontendConfig } from '../stages/mfcc.js';
+import { utteranceFeatures } from '../audio/features.js';
+import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend-config.js';
 
-/**
- * MFCC options of a front end. The same mapping as stages/mfcc.ts `mfccOptionsOf`, repeated here
- * because that module pulls in the stage machinery (Node only); test/server-features.test.ts
- * checks the two agree value for value.
- */
-export function frontendMfccOptions(f: FrontendConfig): MfccOptions {
-  return {
-    sampleRate: f.sampleRate, nMfcc: f.nMfcc, nFft: f.nFft, hopLength: f.hopLength, nMels: f.nMels,
-    fmin: f.fmin, fmax: f.fmax ?? f.sampleRate / 2, topDb: f.topDb, frames: f.frames,
-  };
-}
-
-/** Mono samples at the front end's rate → features [frames * nMfcc], row-major. */
+/** Mono samples at the front end's rate → features [frames * dims], row-major. */
 export function featuresOfSamples(y: Float32Array, sampleRate: number, frontend: FrontendConfig): Float32Array {
   const atRate = sampleRate === frontend.sampleRate ? y : resample(y, sampleRate, frontend.sampleRate);
-  return mfccFrames(atRate, frontendMfccOptions(frontend)).data;
+  return utteranceFeatures(atRate, mfccOptionsOf(frontend), featureOptionsOf(frontend)).data;
 }
 
 /** A WAV file's bytes → features; bad bytes throw EmopipeError (E_WAV_*) naming `file`. */

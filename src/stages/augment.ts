@@ -5,63 +5,46 @@ import { EmopipeError } from '../util/errors.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import type { Rng } from '../util/rng.js';
 import { AUDIO_FILE, readClipSet, writeClipSet, type StoredClip } from './clip-store.js';
-import { readSplitFile } from './split.js';
+import { readSplitFile } from '../corpus/split-file.js';
+import { Params, Type, type Static } from './params.js';
+
+/** [low, high]: the range a copy's random value is drawn from. */
+const range = (description: string, min: number, max: number) =>
+  Type.Unsafe<[number, number]>({
+    type: 'array',
+    items: { type: 'number', minimum: min, maximum: max },
+    minItems: 2,
+    maxItems: 2,
+    description,
+  });
+
+const recipes = [
+  Type.Object({ type: Type.Literal('noise'), amount: Type.Number({ minimum: 0, maximum: 1, description: 'Noise amplitude is amount * U(0,1) * max|y| (Gaussian).' }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('pitch'), semitones: range('Pitch shift in semitones [low, high] (librosa.effects.pitch_shift).', -12, 12) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('stretch'), rate: range('Time-stretch rate [low, high] (>1 faster, pitch kept; librosa.effects.time_stretch).', 0.25, 4) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('speed'), factor: range('Speed factor [low, high] (>1 faster and higher, by resampling).', 0.25, 4) }, { additionalProperties: false }),
+] as const;
 
 /** One augmented copy per training clip, with the range its random value is drawn from. */
-export type CopyRecipe =
-  | { type: 'noise'; amount: number }
-  | { type: 'pitch'; semitones: [number, number] }
-  | { type: 'stretch'; rate: [number, number] }
-  | { type: 'speed'; factor: [number, number] };
+export type CopyRecipe = Static<(typeof recipes)[number]>;
 
-export interface AugmentParams {
-  copies: CopyRecipe[];
-}
-
-const range = (description: string, min: number, max: number) => ({
-  type: 'array',
-  items: { type: 'number', minimum: min, maximum: max },
-  minItems: 2,
-  maxItems: 2,
-  description,
-});
-
-export const augmentParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    copies: {
-      type: 'array',
+export const augmentParamsSchema = Params({
+  copies: Type.Array(
+    // oneOf (not TypeBox's anyOf): a copy matches exactly one recipe, and ajv's errors say which.
+    Type.Unsafe<CopyRecipe>({ oneOf: recipes }),
+    {
       description:
         'Extra copies made of every training clip (validation and test clips are never augmented). Each copy draws its value uniformly from its range, seeded per clip and copy.',
-      items: {
-        oneOf: [
-          {
-            type: 'object', additionalProperties: false, required: ['type', 'amount'],
-            properties: { type: { const: 'noise' }, amount: { type: 'number', minimum: 0, maximum: 1, description: 'Noise amplitude is amount * U(0,1) * max|y| (Gaussian).' } },
-          },
-          {
-            type: 'object', additionalProperties: false, required: ['type', 'semitones'],
-            properties: { type: { const: 'pitch' }, semitones: range('Pitch shift in semitones [low, high] (librosa.effects.pitch_shift).', -12, 12) },
-          },
-          {
-            type: 'object', additionalProperties: false, required: ['type', 'rate'],
-            properties: { type: { const: 'stretch' }, rate: range('Time-stretch rate [low, high] (>1 faster, pitch kept; librosa.effects.time_stretch).', 0.25, 4) },
-          },
-          {
-            type: 'object', additionalProperties: false, required: ['type', 'factor'],
-            properties: { type: { const: 'speed' }, factor: range('Speed factor [low, high] (>1 faster and higher, by resampling).', 0.25, 4) },
-          },
-        ],
-      },
       default: [
         { type: 'noise', amount: 0.035 },
         { type: 'pitch', semitones: [-2, 2] },
         { type: 'speed', factor: [0.9, 1.1] },
       ],
     },
-  },
-} as const;
+  ),
+});
+
+export type AugmentParams = Static<typeof augmentParamsSchema>;
 
 /** The concrete transform for one copy: the recipe's range narrowed to one drawn value. */
 export function drawSpec(recipe: CopyRecipe, rng: Rng): AugmentSpec {
@@ -127,7 +110,7 @@ async function run(ctx: StageContext<AugmentParams>): Promise<StageResult> {
 export const augmentKind: StageKind<AugmentParams> = {
   kind: 'augment',
   description: 'Make augmented copies (noise, pitch shift, time stretch, speed change) of the training clips only, after the split. Writes audio.f32 + clips.json.',
-  paramsSchema: augmentParamsSchema as unknown as Record<string, unknown>,
+  paramsSchema: augmentParamsSchema,
   inputs: [
     { kind: 'resample', description: 'the clips' },
     { kind: 'split', description: 'which clips are training clips' },

@@ -1,86 +1,64 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
 import { downloadAndUnpack } from '../corpus/download.js';
-import { MANIFEST_FILE, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
+import { writeManifest, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
 import { ProbeCache } from '../corpus/probe-cache.js';
 import { mapLimit, probeWavFile } from '../corpus/probe.js';
 import { RAVDESS_DOWNLOAD, RAVDESS_EMOTIONS } from '../corpus/ravdess.js';
 import { scanCsv, scanFolders, scanRavdess, type Candidate, type ScanResult } from '../corpus/scan.js';
 import { writeSynthCorpus } from '../corpus/synth-corpus.js';
+import { Enum, Nullable, Params, Type, type Static } from './params.js';
 
-export type IngestFormat = 'ravdess' | 'folder' | 'csv' | 'synth';
+const nullableString = (description: string) => Nullable(Type.String({ default: null, description }));
 
-export interface IngestParams {
-  format: IngestFormat;
-  root: string | null;
-  csv: string | null;
-  labels: string[] | null;
-  label_map: Record<string, string>;
-  speaker_regex: string | null;
-  strict: boolean;
-  download: { url: string | null; md5: string | null; sha256: string | null; into: string };
-  synth: { classes: string[]; clips_per_class: number; speakers: number; duration_s: number; sample_rate: number; variation: number; seed: number };
-}
+export const ingestParamsSchema = Params({
+  format: Enum(['ravdess', 'folder', 'csv', 'synth'], {
+    default: 'ravdess',
+    description: 'Corpus layout: `ravdess` (`Actor_XX/03-01-EE-II-SS-RR-AA.wav`, speech only; song files are skipped), `folder` (`<root>/<label>/*.wav`), `csv` (a `path,label[,speaker]` file) or `synth` (generate the synthetic demo corpus).',
+  }),
+  root: nullableString('The corpus directory. When null and `download.url` is set: `<data dir>/<download.into>`. Relative paths are relative to the pipeline file.'),
+  csv: nullableString('For `format: csv`: the CSV file (header row with `path`, `label`, optional `speaker`); its relative paths are relative to `root`, or to the CSV\'s folder when `root` is null.'),
+  labels: Nullable(Type.Array(Type.String(), {
+    default: null,
+    description: 'Classes to keep, in model output order (after `label_map`); other clips are skipped. Null: every label found (RAVDESS/synth in emotion-code order, others sorted).',
+  })),
+  label_map: Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    default: {},
+    description: 'Rename labels before filtering, e.g. `{calm: neutral}` merges calm into neutral.',
+  }),
+  speaker_regex: nullableString('For `folder`/`csv` without a speaker column: a regular expression on the relative path whose first group is the speaker id. Null: every clip has speaker "unknown".'),
+  strict: Type.Boolean({ default: false, description: 'Fail the stage when any file is unreadable or corrupt (default: report and exclude them).' }),
+  download: Type.Object({
+    url: nullableString(`Archive (ZIP) to download, e.g. ${RAVDESS_DOWNLOAD.url}. Null: never download.`),
+    md5: nullableString(`Expected MD5 of the archive (RAVDESS speech: ${RAVDESS_DOWNLOAD.md5}).`),
+    sha256: nullableString('Expected SHA-256 of the archive (either checksum suffices; both are checked when given).'),
+    into: Type.String({ default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null.' }),
+  }, {
+    additionalProperties: false,
+    default: {},
+    description: 'Fetch the corpus when the corpus directory does not exist.',
+  }),
+  synth: Type.Object({
+    classes: Type.Array(Type.String({ pattern: '^[^/\\\\]+$' }), { minItems: 2, uniqueItems: true, default: [...RAVDESS_EMOTIONS], description: 'Class names (the eight RAVDESS emotions have tuned profiles; other names get derived ones).' }),
+    clips_per_class: Type.Integer({ minimum: 1, default: 8, description: 'Clips per class and speaker.' }),
+    speakers: Type.Integer({ minimum: 1, default: 6, description: 'Number of synthetic speakers (s01, s02, ...; odd male, even female).' }),
+    duration_s: Type.Number({ exclusiveMinimum: 0.2, maximum: 30, default: 1.5, description: 'Length of every clip, seconds.' }),
+    sample_rate: Type.Integer({ minimum: 8000, maximum: 192000, default: 48000, description: 'Sample rate of the generated WAV files (16-bit PCM).' }),
+    variation: Type.Number({ minimum: 0, maximum: 3, default: 1, description: 'How far clips scatter around their class profile (pitch, tempo, loudness, voice quality): 0 = only speakers and syllables differ (easy), 1 = tuned default, 2 = twice the spread (harder).' }),
+    seed: Type.Integer({ default: 1, description: 'Seed of the generator (independent of the pipeline seed, so retraining does not regenerate the corpus).' }),
+  }, {
+    additionalProperties: false,
+    default: {},
+    description: 'For `format: synth`: the generated demo corpus (speech-like signals, NOT real speech).',
+  }),
+});
 
-const nullableString = (description: string) => ({ type: ['string', 'null'], default: null, description });
-
-export const ingestParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    format: {
-      enum: ['ravdess', 'folder', 'csv', 'synth'],
-      default: 'ravdess',
-      description: 'Corpus layout: `ravdess` (`Actor_XX/03-01-EE-II-SS-RR-AA.wav`, speech only; song files are skipped), `folder` (`<root>/<label>/*.wav`), `csv` (a `path,label[,speaker]` file) or `synth` (generate the synthetic demo corpus).',
-    },
-    root: nullableString('The corpus directory. When null and `download.url` is set: `<data dir>/<download.into>`. Relative paths are relative to the pipeline file.'),
-    csv: nullableString('For `format: csv`: the CSV file (header row with `path`, `label`, optional `speaker`); its relative paths are relative to `root`, or to the CSV\'s folder when `root` is null.'),
-    labels: {
-      type: ['array', 'null'],
-      items: { type: 'string' },
-      default: null,
-      description: 'Classes to keep, in model output order (after `label_map`); other clips are skipped. Null: every label found (RAVDESS/synth in emotion-code order, others sorted).',
-    },
-    label_map: {
-      type: 'object',
-      additionalProperties: { type: 'string' },
-      default: {},
-      description: 'Rename labels before filtering, e.g. `{calm: neutral}` merges calm into neutral.',
-    },
-    speaker_regex: nullableString('For `folder`/`csv` without a speaker column: a regular expression on the relative path whose first group is the speaker id. Null: every clip has speaker "unknown".'),
-    strict: { type: 'boolean', default: false, description: 'Fail the stage when any file is unreadable or corrupt (default: report and exclude them).' },
-    download: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'Fetch the corpus when the corpus directory does not exist.',
-      properties: {
-        url: nullableString(`Archive (ZIP) to download, e.g. ${RAVDESS_DOWNLOAD.url}. Null: never download.`),
-        md5: nullableString(`Expected MD5 of the archive (RAVDESS speech: ${RAVDESS_DOWNLOAD.md5}).`),
-        sha256: nullableString('Expected SHA-256 of the archive (either checksum suffices; both are checked when given).'),
-        into: { type: 'string', default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null.' },
-      },
-    },
-    synth: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'For `format: synth`: the generated demo corpus (speech-like signals, NOT real speech).',
-      properties: {
-        classes: { type: 'array', items: { type: 'string', pattern: '^[^/\\\\]+$' }, minItems: 2, uniqueItems: true, default: [...RAVDESS_EMOTIONS], description: 'Class names (the eight RAVDESS emotions have tuned profiles; other names get derived ones).' },
-        clips_per_class: { type: 'integer', minimum: 1, default: 8, description: 'Clips per class and speaker.' },
-        speakers: { type: 'integer', minimum: 1, default: 6, description: 'Number of synthetic speakers (s01, s02, ...; odd male, even female).' },
-        duration_s: { type: 'number', exclusiveMinimum: 0.2, maximum: 30, default: 1.5, description: 'Length of every clip, seconds.' },
-        sample_rate: { type: 'integer', minimum: 8000, maximum: 192000, default: 48000, description: 'Sample rate of the generated WAV files (16-bit PCM).' },
-        variation: { type: 'number', minimum: 0, maximum: 3, default: 1, description: 'How far clips scatter around their class profile (pitch, tempo, loudness, voice quality): 0 = only speakers and syllables differ (easy), 1 = tuned default, 2 = twice the spread (harder).' },
-        seed: { type: 'integer', default: 1, description: 'Seed of the generator (independent of the pipeline seed, so retraining does not regenerate the corpus).' },
-      },
-    },
-  },
-} as const;
+export type IngestParams = Static<typeof ingestParamsSchema>;
+export type IngestFormat = IngestParams['format'];
 
 const RAVDESS_HOWTO = (dir: string) =>
   `To get RAVDESS by hand: download Audio_Speech_Actors_01-24.zip from ${RAVDESS_DOWNLOAD.record} ` +
@@ -240,7 +218,7 @@ async function run(ctx: StageContext<IngestParams>): Promise<StageResult> {
     bySpeaker: countBy(rows, (r) => r.speaker),
   };
   const manifest: Manifest = { format: p.format, root: manifestRoot, synthetic: p.format === 'synth', labels, rows, report };
-  await writeFile(join(ctx.outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n');
+  await writeManifest(ctx.outDir, manifest);
 
   const speakers = Object.keys(report.bySpeaker).length;
   if (cache) ctx.log.info(`${cachedCount} of ${keep.length} files known from the hash cache`);
@@ -264,7 +242,7 @@ async function externalInputs(p: IngestParams, env: { resolvePath(p: string): st
 export const ingestKind: StageKind<IngestParams> = {
   kind: 'ingest',
   description: 'Scan a corpus (RAVDESS, folder per label, CSV, or a generated synthetic demo) into manifest.json: path, content hash, label, speaker and audio format per clip, plus a report of skipped and corrupt files.',
-  paramsSchema: ingestParamsSchema as unknown as Record<string, unknown>,
+  paramsSchema: ingestParamsSchema,
   inputs: [],
   module: import.meta.url,
   externalInputs,

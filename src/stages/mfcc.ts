@@ -1,85 +1,38 @@
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
-import type { MfccOptions } from '../audio/mfcc.js';
-import type { Cmvn, FeatureKind, FeatureOptions } from '../audio/features.js';
-import type { TrimOptions } from '../audio/trim.js';
-import { EmopipeError } from '../util/errors.js';
-import { writeNpy } from '../util/npy.js';
+import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims } from '../audio/features.js';
+import { writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
+import { EmopipeError } from '../util/errors.js';
+import { Enum, Nullable, Params, Type, type Static } from './params.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { AUDIO_FILE, readClipSet, type ClipSet, type StoredClip } from './clip-store.js';
-import { readSplitFile, type SplitName } from './split.js';
+import { readSplitFile, type SplitName } from '../corpus/split-file.js';
 
-export interface MfccParams {
-  n_mfcc: number;
-  n_fft: number;
-  hop_length: number;
-  n_mels: number;
-  fmin: number;
-  fmax: number | null;
-  top_db: number | null;
-  frames: number;
-  features?: FeatureKind;
-  deltas?: 0 | 1 | 2;
-  cmvn?: Cmvn;
-  trim?: boolean;
-  trim_top_db?: number;
-  trim_frame_length?: number;
-  trim_hop_length?: number;
-}
+// The owners of frontend.json (audio/frontend.ts) and of the features set (corpus/features-set.ts);
+// re-exported for callers of this module.
+export { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
+export type { FeatureIndexRow } from '../corpus/features-set.js';
 
-export const mfccParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    n_mfcc: { type: 'integer', minimum: 1, maximum: 256, default: 40, description: 'MFCC coefficients per frame.' },
-    n_fft: { type: 'integer', enum: [256, 512, 1024, 2048, 4096, 8192], default: 2048, description: 'FFT size and (periodic Hann) window length.' },
-    hop_length: { type: 'integer', minimum: 1, maximum: 8192, default: 512, description: 'Samples between frames (frames are centred, zero padded).' },
-    n_mels: { type: 'integer', minimum: 1, maximum: 512, default: 128, description: 'Mel bands (Slaney scale, Slaney area normalisation).' },
-    fmin: { type: 'number', minimum: 0, default: 0, description: 'Lowest mel band edge in Hz.' },
-    fmax: { type: ['number', 'null'], minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' },
-    top_db: { type: ['number', 'null'], minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' },
-    frames: { type: 'integer', minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' },
-    features: { enum: ['mfcc', 'logmel'], default: 'mfcc', description: '`mfcc` (n_mfcc per frame) or `logmel`: the log-mel spectrogram in dB the MFCCs are made from (n_mels per frame).' },
-    deltas: { enum: [0, 1, 2], default: 0, description: '1 appends deltas, 2 deltas and delta-deltas (librosa.feature.delta, width 9, mode interp), computed on the clip\'s own frames before padding.' },
-    cmvn: { enum: ['none', 'utterance'], default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); the model\'s own normaliser still applies after it.' },
-    trim: { type: 'boolean', default: false, description: 'Trim leading and trailing silence first (librosa.effects.trim semantics).' },
-    trim_top_db: { type: 'number', minimum: 0, default: 60, description: 'trim: frames this many dB below the loudest frame\'s RMS are silence.' },
-    trim_frame_length: { type: 'integer', minimum: 1, maximum: 65536, default: 2048, description: 'trim: RMS window in samples.' },
-    trim_hop_length: { type: 'integer', minimum: 1, maximum: 65536, default: 512, description: 'trim: hop between RMS frames in samples.' },
-  },
-} as const;
+export const mfccParamsSchema = Params({
+  n_mfcc: Type.Integer({ minimum: 1, maximum: 256, default: 40, description: 'MFCC coefficients per frame.' }),
+  n_fft: Enum([256, 512, 1024, 2048, 4096, 8192], { type: 'integer', default: 2048, description: 'FFT size and (periodic Hann) window length.' }),
+  hop_length: Type.Integer({ minimum: 1, maximum: 8192, default: 512, description: 'Samples between frames (frames are centred, zero padded).' }),
+  n_mels: Type.Integer({ minimum: 1, maximum: 512, default: 128, description: 'Mel bands (Slaney scale, Slaney area normalisation).' }),
+  fmin: Type.Number({ minimum: 0, default: 0, description: 'Lowest mel band edge in Hz.' }),
+  fmax: Nullable(Type.Number({ minimum: 1, default: null, description: 'Highest mel band edge in Hz; null = half the sample rate.' })),
+  top_db: Nullable(Type.Number({ minimum: 0, default: 80, description: 'power_to_db dynamic range below the clip\'s peak; null keeps all.' })),
+  frames: Type.Integer({ minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' }),
+  features: Enum(['mfcc', 'logmel'], { default: 'mfcc', description: '`mfcc` (n_mfcc per frame) or `logmel`: the log-mel spectrogram in dB the MFCCs are made from (n_mels per frame).' }),
+  deltas: Enum([0, 1, 2], { default: 0, description: '1 appends deltas, 2 deltas and delta-deltas (librosa.feature.delta, width 9, mode interp), computed on the clip\'s own frames before padding.' }),
+  cmvn: Enum(['none', 'utterance'], { default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); the model\'s own normaliser still applies after it.' }),
+  trim: Type.Boolean({ default: false, description: 'Trim leading and trailing silence first (librosa.effects.trim semantics).' }),
+  trim_top_db: Type.Number({ minimum: 0, default: 60, description: 'trim: frames this many dB below the loudest frame\'s RMS are silence.' }),
+  trim_frame_length: Type.Integer({ minimum: 1, maximum: 65536, default: 2048, description: 'trim: RMS window in samples.' }),
+  trim_hop_length: Type.Integer({ minimum: 1, maximum: 65536, default: 512, description: 'trim: hop between RMS frames in samples.' }),
+});
 
-/** The audio front end of a trained model: everything `predict` needs to featurise a new file. */
-export interface FrontendConfig {
-  sampleRate: number;
-  nMfcc: number;
-  nFft: number;
-  hopLength: number;
-  nMels: number;
-  fmin: number;
-  fmax: number | null;
-  topDb: number | null;
-  frames: number;
-  /*
-   * Front-end options beyond the seed's MFCCs; each is present only when not at its default, so
-   * the front end of a default run (meta.json, frontend.json) stays byte-identical to before and
-   * frontend.json files written before these options existed read as the defaults.
-   */
-  features?: FeatureKind;
-  deltas?: 1 | 2;
-  cmvn?: Cmvn;
-  trim?: TrimOptions;
-}
-
-export interface FeatureIndexRow {
-  source: string;
-  label: string;
-  speaker: string;
-  split: SplitName;
-  augmentation: Record<string, unknown> | null;
-}
+export type MfccParams = Static<typeof mfccParamsSchema>;
 
 export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
   const f: FrontendConfig = { sampleRate, nMfcc: p.n_mfcc, nFft: p.n_fft, hopLength: p.hop_length, nMels: p.n_mels, fmin: p.fmin, fmax: p.fmax, topDb: p.top_db, frames: p.frames };
@@ -88,18 +41,6 @@ export function frontendOf(p: MfccParams, sampleRate: number): FrontendConfig {
   if (p.cmvn && p.cmvn !== 'none') f.cmvn = p.cmvn;
   if (p.trim) f.trim = { topDb: p.trim_top_db ?? 60, frameLength: p.trim_frame_length ?? 2048, hopLength: p.trim_hop_length ?? 512 };
   return f;
-}
-
-/** The front-end options beyond the MFCC settings (absent keys = defaults). */
-export function featureOptionsOf(f: FrontendConfig): FeatureOptions {
-  return { features: f.features ?? 'mfcc', deltas: f.deltas ?? 0, cmvn: f.cmvn ?? 'none', trim: f.trim ?? null };
-}
-
-export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
-  return {
-    sampleRate: f.sampleRate, nMfcc: f.nMfcc, nFft: f.nFft, hopLength: f.hopLength, nMels: f.nMels,
-    fmin: f.fmin, fmax: f.fmax ?? f.sampleRate / 2, topDb: f.topDb, frames: f.frames,
-  };
 }
 
 async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
@@ -157,16 +98,10 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     index.push({ source: w.clip.source, label: w.clip.label, speaker: w.clip.speaker, split: w.split, augmentation: w.clip.augmentation });
   });
 
-  writeNpy(join(ctx.outDir, 'features.npy'), { dtype: 'float32', shape: [ok.length, frontend.frames, dims], data: features });
-  writeNpy(join(ctx.outDir, 'labels.npy'), { dtype: 'int32', shape: [ok.length], data: labelIds });
-  await writeFile(join(ctx.outDir, 'index.json'), JSON.stringify(index) + '\n');
-  await writeFile(join(ctx.outDir, 'labels.json'), JSON.stringify(labels) + '\n');
-  const counts: Record<string, number> = {};
-  for (const r of index) {
-    const key = r.augmentation ? `${r.split}_augmented` : r.split;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  await writeFile(join(ctx.outDir, 'meta.json'), JSON.stringify({ synthetic: originals.synthetic, frontend, labels, counts, ...(leftOut.length ? { left_out: leftOut } : {}) }, null, 1) + '\n');
+  const counts = await writeFeatureSet(ctx.outDir, {
+    features, frames: frontend.frames, coefficients: dims, labelIds, index, labels, synthetic: originals.synthetic, frontend,
+    ...(leftOut.length ? { leftOut } : {}),
+  });
   return {
     metrics: { rows: ok.length, ...counts, ...(leftOut.length ? { left_out: leftOut.length } : {}) },
     summary: `features.npy [${ok.length}, ${frontend.frames}, ${dims}] (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`,
@@ -176,7 +111,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
 export const mfccKind: StageKind<MfccParams> = {
   kind: 'mfcc',
   description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json. Options (off by default): silence trim, log-mel instead of MFCCs, deltas, per-utterance normalisation; the last axis is then the resulting feature width, and predict applies the same front end.',
-  paramsSchema: mfccParamsSchema as unknown as Record<string, unknown>,
+  paramsSchema: mfccParamsSchema,
   inputs: [
     { kind: 'resample', description: 'the original clips' },
     { kind: 'split', description: 'split of every original clip' },

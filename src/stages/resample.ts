@@ -4,30 +4,22 @@ import { EmopipeError } from '../util/errors.js';
 import { runAudioTasks } from './run-audio-tasks.js';
 import { writeClipSet } from './clip-store.js';
 import type { LoadTask } from './audio-tasks.js';
+import { Params, Type, type Static } from './params.js';
 
-export interface ResampleParams {
-  rate: number;
-  strict: boolean;
-}
+export const resampleParamsSchema = Params({
+  rate: Type.Integer({
+    minimum: 1000,
+    maximum: 384000,
+    default: 22050,
+    description: 'Output sample rate in Hz. Every clip is mixed to mono (mean of channels) and resampled with a linear-phase filter matching librosa\'s default soxr_hq.',
+  }),
+  strict: Type.Boolean({
+    default: false,
+    description: 'Fail the stage on the first clip that cannot be decoded (default: report it in clips.json and go on).',
+  }),
+});
 
-export const resampleParamsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    rate: {
-      type: 'integer',
-      minimum: 1000,
-      maximum: 384000,
-      default: 22050,
-      description: 'Output sample rate in Hz. Every clip is mixed to mono (mean of channels) and resampled with a linear-phase filter matching librosa\'s default soxr_hq.',
-    },
-    strict: {
-      type: 'boolean',
-      default: false,
-      description: 'Fail the stage on the first clip that cannot be decoded (default: report it in clips.json and go on).',
-    },
-  },
-} as const;
+export type ResampleParams = Static<typeof resampleParamsSchema>;
 
 async function run(ctx: StageContext<ResampleParams>): Promise<StageResult> {
   const ingestDir = ctx.input('ingest').dir;
@@ -65,7 +57,7 @@ async function run(ctx: StageContext<ResampleParams>): Promise<StageResult> {
 export const resampleKind: StageKind<ResampleParams> = {
   kind: 'resample',
   description: 'Decode every clip of the manifest, mix to mono and resample to one rate (librosa.load semantics). Writes audio.f32 + clips.json.',
-  paramsSchema: resampleParamsSchema as unknown as Record<string, unknown>,
+  paramsSchema: resampleParamsSchema,
   inputs: [{ kind: 'ingest', description: 'manifest.json' }],
   module: import.meta.url,
   run,

@@ -1,37 +1,18 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
+import { join } from 'node:path';
 import { EmopipeError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import { readManifest, type Manifest, type ManifestRow } from '../corpus/manifest.js';
+import { writeSplitFile, type SplitFile, type SplitName } from '../corpus/split-file.js';
 
-export type SplitName = 'train' | 'validation' | 'test';
-export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
+// split.json's owner is corpus/split-file.ts; re-exported for callers of this module.
+export { readSplitFile, SPLIT_FILE, SPLIT_NAMES, type SplitFile, type SplitName } from '../corpus/split-file.js';
 
 export interface SplitParams {
   method: 'random' | 'speaker';
   /** A fraction (of clips per label for `random`, of speakers for `speaker`) or, for `speaker`, a list of speaker ids. */
   validation: number | string[];
   test: number | string[];
-}
-
-/** split.json (**contract** for downstream stages: `assignments` keyed by manifest row path). */
-export interface SplitFile {
-  method: SplitParams['method'];
-  seed: string;
-  counts: Record<SplitName, number>;
-  /** Speakers in each split (for `speaker`, disjoint). */
-  speakers: Record<SplitName, string[]>;
-  byLabel: Record<string, Record<SplitName, number>>;
-  bySpeaker: Record<string, Record<SplitName, number>>;
-  assignments: Record<string, SplitName>;
-}
-
-export const SPLIT_FILE = 'split.json';
-
-/** The split.json of a split stage's output directory. */
-export async function readSplitFile(dir: string): Promise<SplitFile> {
-  return JSON.parse(await readFile(join(dir, SPLIT_FILE), 'utf8')) as SplitFile;
 }
 
 const share = (description: string, dflt: number) => ({
@@ -173,7 +154,7 @@ async function run(ctx: StageContext<SplitParams>): Promise<StageResult> {
   const manifest = await readManifest(ctx.input('ingest').dir);
   requireTwoClasses(manifest.rows, join(ctx.input('ingest').dir, 'manifest.json'));
   const split = computeSplit(manifest, ctx.params, ctx.rng);
-  await writeFile(join(ctx.outDir, SPLIT_FILE), JSON.stringify(split, null, 1) + '\n');
+  await writeSplitFile(ctx.outDir, split);
   const emptyLabels = Object.entries(split.byLabel).filter(([, c]) => c.train === 0).map(([l]) => l);
   if (emptyLabels.length) ctx.log.warn(`no training clips for: ${emptyLabels.join(', ')}`);
   if (split.counts.validation === 0) ctx.log.warn('the validation split is empty');

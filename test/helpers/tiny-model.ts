@@ -10,7 +10,7 @@ import type { StageContext } from '../../src/engine/stage.js';
 import { loadAudio } from '../../src/audio/frontend.js';
 import { mfccFrames } from '../../src/audio/mfcc.js';
 import type { Architecture } from '../../src/model/architecture.js';
-import { TINY_ARCHITECTURE } from '../../src/model/synthetic.js';
+import { TINY_ARCHITECTURE } from './synthetic.js';
 import { mfccOptionsOf, type FrontendConfig } from '../../src/stages/mfcc.js';
 import { trainKind, type TrainParams } from '../../src/stages/train.js';
 import { writeNpy } from '../../src/util/npy.js';
@@ -38,7 +38,8 @@ export async function trainTinyModel(root: string, clips: { path: string; label:
   const params: TrainParams = {
     epochs, batch_size: 8,
     lr: { schedule: 'cosine_decay_restarts', initial: 0.01, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 },
-    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, device: 'cpu', threads: 1, architecture,
+    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0 }, device: 'cpu', threads: 1, architecture,
+    label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
   };
   const up = { name: 'mfcc', kind: 'mfcc', dir: input };
   const ctx: StageContext<TrainParams> = {

@@ -1,6 +1,6 @@
 /** Synthetic, linearly separable MFCC-like data and a tiny architecture, for tests and smoke runs. */
-import { Rng } from '../util/rng.js';
-import type { Architecture } from './architecture.js';
+import { Rng } from '../../src/util/rng.js';
+import type { Architecture } from '../../src/model/architecture.js';
 
 export const TINY_ARCHITECTURE: Architecture = {
   conv_blocks: [{ filters: 4, kernel: 3, dropout: 0.1 }],
