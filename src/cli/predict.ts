@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultLocations, Registry } from '../engine/index.js';
+import { Cache, defaultLocations, Registry } from '../engine/index.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson, positiveInt } from './common.js';
 import { predictFiles, readFrontend } from '../predict/predict.js';
@@ -26,7 +25,7 @@ export function registerPredictCommand(program: Command): void {
         modelDir = resolve(o.model);
         frontend = readFrontend(modelDir);
       } else {
-        ({ modelDir, frontend } = modelOfRun(o.run!));
+        ({ modelDir, frontend } = await modelOfRun(o.run!));
       }
       const out = await predictFiles(modelDir, files, frontend, { threads: o.threads });
       if (o.json) {
@@ -44,18 +43,17 @@ export function registerPredictCommand(program: Command): void {
     });
 }
 
-/** The run's model and the front end its resample and mfcc stages used. */
-function modelOfRun(ref: string): { modelDir: string; frontend: FrontendConfig } {
-  const registry = new Registry(defaultLocations().artifactsDir);
+/** The run's model (its cache entry, verified like any cache read) and the front end its resample and mfcc stages used. */
+async function modelOfRun(ref: string): Promise<{ modelDir: string; frontend: FrontendConfig }> {
+  const loc = defaultLocations();
+  const registry = new Registry(loc.artifactsDir);
   const run = registry.find(ref);
   const resample = run.stages.find((s) => s.kind === 'resample');
   const mfcc = run.stages.find((s) => s.kind === 'mfcc');
   if (!resample || !mfcc) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no resample and mfcc stages to take the front end from`);
   const train = run.stages.find((s) => s.kind === 'train');
-  if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
-  if (!existsSync(train.outputDir)) {
-    throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);
-  }
+  if (!train || !train.fingerprint) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
+  const entry = await new Cache(loc.cacheDir).require(train.fingerprint, `the model of run ${run.run.slice(0, 12)}`, `run \`emopipe reproduce ${run.run.slice(0, 12)}\` to recompute it`);
   const frontend = frontendOf(mfcc.params as unknown as MfccParams, (resample.params as unknown as ResampleParams).rate);
-  return { modelDir: train.outputDir, frontend };
+  return { modelDir: entry.dir, frontend };
 }

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { hashJson, sha256File } from '../util/hash.js';
 import { EmopipeError } from '../util/errors.js';
 import type { StageResult } from './stage.js';
@@ -13,18 +14,49 @@ import { pidAlive } from './lock.js';
  *   <root>/tmp/<fp>.<pid>.<rand>/    where a stage writes; renamed into entries/ when complete
  *   <root>/locks/<fp>.lock           who is computing <fp> right now (see lock.ts)
  *
- * An entry exists only once complete (atomic rename), and is verified on every read: sizes
- * always, content hashes too when the entry is small or `verify: 'full'`. The manifest holds
- * the entry's content hash, so a fully cached pipeline resolves without re-hashing big files.
+ * An entry exists only once complete (atomic rename), and every file of it is verified on
+ * every read before anyone gets it: its size, and its CRC-32 from the manifest (~4× faster than
+ * SHA-256 here, so a cached rerun stays quick however big the entries are); `verify: 'full'`
+ * (--verify-cache) re-hashes with SHA-256 instead. The CRC catches damage (bit rot, torn or
+ * edited files); it is no defence against someone who can also rewrite the manifest, and need
+ * not be: such a writer owns the cache anyway. Entries written before the CRC existed are
+ * verified by SHA-256. Reading never writes: a read-only cache serves a fully cached run.
  */
 export const MANIFEST = '.emopipe-entry.json';
-/** Entries up to this size are fully re-hashed on each read; bigger ones are size-checked. */
-export const FULL_VERIFY_BYTES = 32 * 1024 * 1024;
 
 export interface EntryFile {
   path: string;
   size: number;
   sha256: string;
+  /** CRC-32 of the content (zlib's), for the quick check on every read. Not part of the content hash. */
+  crc32?: number;
+}
+
+/** A fingerprint as it names a directory: exactly 64 lowercase hex digits (never `..` or a path). */
+export function isFingerprint(fp: unknown): fp is string {
+  return typeof fp === 'string' && /^[0-9a-f]{64}$/.test(fp);
+}
+
+function readOnlyCode(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
+}
+
+/** SHA-256 and CRC-32 of a file in one pass. */
+export async function digestFile(path: string): Promise<{ sha256: string; crc32: number }> {
+  const h = createHash('sha256');
+  let c = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    h.update(chunk as Buffer);
+    c = crc32(chunk as Buffer, c);
+  }
+  return { sha256: h.digest('hex'), crc32: c };
+}
+
+export async function crc32File(path: string): Promise<number> {
+  let c = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) c = crc32(chunk as Buffer, c);
+  return c;
 }
 
 export interface EntryManifest {
@@ -50,9 +82,10 @@ export interface Staging {
   dir: string;
 }
 
-/** Content hash of an output: the sorted list of its files. */
+/** Content hash of an output: the sorted list of its files (path, size, sha256; the CRC is a check, not identity). */
 export function contentHashOf(files: readonly EntryFile[]): string {
-  return hashJson([...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
+  const ids = files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
+  return hashJson(ids.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
 }
 
 /** Hash every file under `dir` (recursively), paths relative to it with '/' separators. */
@@ -64,7 +97,7 @@ export async function hashDirectory(dir: string): Promise<EntryFile[]> {
       const full = join(d, name);
       const st = lstatSync(full);
       if (st.isDirectory()) await walk(full);
-      else if (st.isFile()) out.push({ path: relative(dir, full).split(sep).join('/'), size: st.size, sha256: await sha256File(full) });
+      else if (st.isFile()) out.push({ path: relative(dir, full).split(sep).join('/'), size: st.size, ...(await digestFile(full)) });
       else throw new EmopipeError('E_STAGE_FAILED', `stage output ${full} is not a regular file (symlinks are not allowed in outputs)`);
     }
   };
@@ -83,16 +116,24 @@ export class Cache {
     this.locksDir = join(root, 'locks');
   }
 
+  /** The directory of an entry; refuses anything that is not a fingerprint (ids read from disk name no other path). */
   entryDir(fp: string): string {
+    if (!isFingerprint(fp)) throw new EmopipeError('E_CACHE_CORRUPT', `${JSON.stringify(fp)} is not a cache fingerprint (64 hex digits)`);
     return join(this.entriesDir, fp);
   }
 
   lockPath(fp: string): string {
+    this.entryDir(fp); // validates
     return join(this.locksDir, `${fp}.lock`);
   }
 
-  /** Find and verify an entry. A corrupt one is reported, never returned as a hit. */
+  /**
+   * Find and verify an entry. A corrupt one is reported, never returned as a hit.
+   * `auto`: size and CRC-32 of every file (SHA-256 where the manifest has no CRC); `full`: SHA-256
+   * of every file; `size`: sizes only (for polling while another process computes it).
+   */
   async lookup(fp: string, verify: 'auto' | 'full' | 'size' = 'auto'): Promise<Lookup> {
+    if (!isFingerprint(fp)) return { state: 'miss' };
     const dir = this.entryDir(fp);
     let manifest: EntryManifest;
     try {
@@ -117,13 +158,26 @@ export class Cache {
       if (size !== f.size) return { state: 'corrupt', reason: `file ${f.path} has ${size} bytes, manifest says ${f.size}`, dir };
       total += size;
     }
-    if (verify === 'full' || (verify === 'auto' && total <= FULL_VERIFY_BYTES)) {
+    if (verify !== 'size') {
       for (const f of manifest.files) {
-        const h = await sha256File(join(dir, f.path));
-        if (h !== f.sha256) return { state: 'corrupt', reason: `file ${f.path} content hash mismatch`, dir };
+        const path = join(dir, f.path);
+        if (verify === 'auto' && typeof f.crc32 === 'number') {
+          if ((await crc32File(path)) !== f.crc32) return { state: 'corrupt', reason: `file ${f.path} fails its CRC-32 check`, dir };
+        } else if ((await sha256File(path)) !== f.sha256) return { state: 'corrupt', reason: `file ${f.path} content hash mismatch`, dir };
       }
     }
     return { state: 'hit', manifest, dir };
+  }
+
+  /**
+   * A verified entry for a reader outside the run engine (predict, inspect): its directory and
+   * manifest, or an error saying what is wrong and how to get it back. Writes nothing.
+   */
+  async require(fp: string, what: string, howToRecover: string): Promise<{ dir: string; manifest: EntryManifest }> {
+    const look = await this.lookup(fp);
+    if (look.state === 'hit') return { dir: look.dir, manifest: look.manifest };
+    if (look.state === 'miss') throw new EmopipeError('E_NOT_FOUND', `${what} (cache entry ${String(fp).slice(0, 12)}) is not in the cache (removed by gc?): ${howToRecover}`);
+    throw new EmopipeError('E_CACHE_CORRUPT', `${what} (cache entry ${fp.slice(0, 12)}) is corrupt: ${look.reason}; it is not used. ${howToRecover}`, { file: look.dir });
   }
 
   /** A fresh, empty directory for a stage to write into. */
@@ -168,18 +222,24 @@ export class Cache {
     return manifest;
   }
 
-  /** Remove an entry (corrupt, or garbage-collected): move it aside atomically, then delete. */
-  evict(fp: string): void {
+  /**
+   * Remove an entry (corrupt, or garbage-collected): move it aside atomically, then delete.
+   * Returns false when there was nothing to remove; throws E_CACHE_WRITE when it cannot be
+   * removed (a read-only cache), so nobody reports a removal that did not happen.
+   */
+  evict(fp: string): boolean {
     const dir = this.entryDir(fp);
-    if (!existsSync(dir)) return;
-    mkdirSync(this.tmpDir, { recursive: true });
+    if (!existsSync(dir)) return false;
     const aside = join(this.tmpDir, `${fp}.${process.pid}.${randomBytes(4).toString('hex')}.evicted`);
     try {
+      mkdirSync(this.tmpDir, { recursive: true });
       renameSync(dir, aside);
-    } catch {
-      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(dir)) return false; // someone else evicted it
+      throw cacheWriteError(this.root, dir, e);
     }
     rmSync(aside, { recursive: true, force: true });
+    return true;
   }
 
   /** Fingerprints of all published entries. */
@@ -203,8 +263,16 @@ export class Cache {
     for (const name of names) {
       const pid = Number(name.split('.')[1]);
       if (pidAlive(pid)) continue;
+      if (!dryRun) {
+        try {
+          rmSync(join(this.tmpDir, name), { recursive: true, force: true });
+        } catch (e) {
+          // A read-only cache keeps its leftovers; that must not stop a run that only reads.
+          if (readOnlyCode(e)) continue;
+          throw e;
+        }
+      }
       removed.push(join(this.tmpDir, name));
-      if (!dryRun) rmSync(join(this.tmpDir, name), { recursive: true, force: true });
     }
     return removed;
   }
@@ -219,3 +287,12 @@ export class Cache {
     }
   }
 }
+
+/** A failed write or delete in the cache, naming the directory (a read-only cache says so). */
+export function cacheWriteError(root: string, path: string, e: unknown): EmopipeError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  const why = readOnlyCode(e) ? `the cache ${root} is read-only here (${code})` : `${code}: ${(e as Error).message}`;
+  return new EmopipeError('E_CACHE_WRITE', `cannot change ${path}: ${why}`, { file: path, cause: e });
+}
+
+export { readOnlyCode as isReadOnlyError };

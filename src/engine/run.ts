@@ -26,7 +26,7 @@ export interface EngineOptions {
   jobs: number;
   signal?: AbortSignal;
   observer?: RunObserver;
-  /** Re-hash every file of every cache hit (default: only entries up to FULL_VERIFY_BYTES). */
+  /** Re-hash every file of every cache hit with SHA-256 (default: a CRC-32 of every file). */
   verifyCache?: boolean;
   /** Recompute every stage into temp dirs, reading and writing no cache entry (`reproduce --verify`). */
   noCache?: boolean;
@@ -179,7 +179,7 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
         const fpNow = fp;
         const lock = await acquireLock(cache.lockPath(fp), {
           signal,
-          onWait: (owner) => obs.stageWaiting?.(s.name, owner),
+          onWait: (owner, message) => obs.stageWaiting?.(s.name, owner, message),
           shouldStop: async () => (await cache.lookup(fpNow, 'size')).state === 'hit',
         });
         if (!lock) {

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'E_WAV_TRUNCATED'
   | 'E_INPUT_MISSING'
   | 'E_CACHE_CORRUPT'
+  | 'E_CACHE_WRITE'
+  | 'E_UNSAFE_PATH'
   | 'E_NOT_FOUND'
   | 'E_DOWNLOAD'
   | 'E_MODEL'
