@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
-import { downloadAndUnpack } from '../corpus/download.js';
+import { DEFAULT_DOWNLOAD_TIMEOUT_S, downloadAndUnpack, pathInDataDir } from '../corpus/download.js';
 import { MANIFEST_FILE, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
 import { ProbeCache } from '../corpus/probe-cache.js';
 import { mapLimit, probeWavFile } from '../corpus/probe.js';
@@ -21,7 +21,7 @@ export interface IngestParams {
   label_map: Record<string, string>;
   speaker_regex: string | null;
   strict: boolean;
-  download: { url: string | null; md5: string | null; sha256: string | null; into: string };
+  download: { url: string | null; md5: string | null; sha256: string | null; into: string; timeout_s: number };
   synth: { classes: string[]; clips_per_class: number; speakers: number; duration_s: number; sample_rate: number; variation: number; seed: number };
 }
 
@@ -61,7 +61,8 @@ export const ingestParamsSchema = {
         url: nullableString(`Archive (ZIP) to download, e.g. ${RAVDESS_DOWNLOAD.url}. Null: never download.`),
         md5: nullableString(`Expected MD5 of the archive (RAVDESS speech: ${RAVDESS_DOWNLOAD.md5}).`),
         sha256: nullableString('Expected SHA-256 of the archive (either checksum suffices; both are checked when given).'),
-        into: { type: 'string', default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null.' },
+        into: { type: 'string', default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null; must stay inside it.' },
+        timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: DEFAULT_DOWNLOAD_TIMEOUT_S, description: 'Give up when the server sends nothing (no answer, or a stalled transfer) for this many seconds.' },
       },
     },
     synth: {
@@ -90,7 +91,7 @@ const RAVDESS_HOWTO = (dir: string) =>
 function corpusDir(p: IngestParams, env: { resolvePath(p: string): string; dataDir: string }): string | undefined {
   if (p.root) return env.resolvePath(p.root);
   if (p.format === 'csv' && p.csv) return dirname(env.resolvePath(p.csv));
-  if (p.download.url) return join(env.dataDir, p.download.into);
+  if (p.download.url) return pathInDataDir(env.dataDir, p.download.into);
   return undefined;
 }
 
@@ -160,7 +161,7 @@ async function locateCorpus(ctx: StageContext<IngestParams>): Promise<{ scanned:
     }
     ctx.log.info(`${root} does not exist: downloading ${p.download.url}`);
     await downloadAndUnpack({ url: p.download.url, md5: p.download.md5, sha256: p.download.sha256 }, root, {
-      progress: ctx.progress, log: ctx.log, signal: ctx.signal,
+      progress: ctx.progress, log: ctx.log, signal: ctx.signal, dataDir: ctx.dataDir, timeoutS: p.download.timeout_s,
       howTo: p.format === 'ravdess' ? RAVDESS_HOWTO(root) : `Download ${p.download.url} by hand and unpack it into ${root}.`,
     });
   }
@@ -268,5 +269,7 @@ export const ingestKind: StageKind<IngestParams> = {
   inputs: [],
   module: import.meta.url,
   externalInputs,
+  // How long to wait for a server changes no output.
+  nonSemanticParams: ['download.timeout_s'],
   run,
 };
