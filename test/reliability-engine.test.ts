@@ -136,6 +136,32 @@ test('#11.4 a corrupted entry over 32 MB is detected by default (CRC-32 of every
   assert.match((look as { reason: string }).reason, /content hash mismatch/);
 }));
 
+test('#11.4 a stage about to read an input CRC-checks it even when its stat looks unchanged; a bad input is refused, removed, then recomputed', withRig(async (rig) => {
+  rig.write('p.yaml', 'stages:\n  big:\n    uses: blob\n    with: { mb: 40 }\n  after:\n    uses: join\n    needs: [big]\n');
+  const first = await rig.run('p.yaml');
+  const big = first.stages[0]!;
+  const file = join(big.outputDir!, 'blob.bin');
+  const b = readFileSync(file);
+  b[20 << 20] = b[20 << 20]! ^ 0x10;
+  writeFileSync(file, b);
+  // Damage below the filesystem (bit rot) leaves the stat as it was: pretend so by re-recording the signature.
+  const sigFile = join(rig.cacheDir, 'verified', `${big.fingerprint}.json`);
+  const sig = JSON.parse(readFileSync(sigFile, 'utf8'));
+  const st = fs.statSync(file);
+  sig['blob.bin'] = [st.size, st.mtimeMs, st.ctimeMs, st.ino];
+  writeFileSync(sigFile, JSON.stringify(sig));
+  const r = await rig.run('p.yaml', { overrides: ['after.sep=x'] });
+  assert.equal(r.status, 'failed');
+  assert.equal(r.stages[0]!.status, 'cached');
+  assert.equal(r.stages[1]!.status, 'failed');
+  assert.equal(r.error!.code, 'E_CACHE_CORRUPT');
+  assert.match(r.error!.message, new RegExp(`input big \\(cache entry ${big.fingerprint!.slice(0, 12)}\\) is corrupt: file blob\\.bin fails its CRC-32 check`));
+  assert.equal((await new Cache(rig.cacheDir).lookup(big.fingerprint!)).state, 'miss', 'the bad entry was removed');
+  const again = await rig.run('p.yaml', { overrides: ['after.sep=x'] });
+  assert.equal(again.status, 'ok');
+  assert.deepEqual(again.stages.map((s) => s.status), ['ran', 'ran']);
+}));
+
 test('#11.9 a lock of another host is a lease: expired (no renewal) it is taken over at once', withRig(async (rig) => {
   const path = join(rig.dir, 'locks', 'x.lock');
   mkdirSync(join(rig.dir, 'locks'));

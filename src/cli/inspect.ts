@@ -47,7 +47,7 @@ export function registerInspectCommand(program: Command): void {
       const docs = [];
       const out: string[] = [];
       for (const t of targets) {
-        const look = await cache.lookup(t.fingerprint);
+        const look = await cache.lookup(t.fingerprint, 'content');
         if (look.state !== 'hit') {
           const why = look.state === 'miss' ? 'not in the cache (removed by gc?)' : `corrupt: ${look.reason}`;
           docs.push({ target: t.label, fingerprint: t.fingerprint, error: why });

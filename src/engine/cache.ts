@@ -1,6 +1,7 @@
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { hashJson, sha256File } from '../util/hash.js';
 import { EmopipeError } from '../util/errors.js';
@@ -14,13 +15,22 @@ import { pidAlive } from './lock.js';
  *   <root>/tmp/<fp>.<pid>.<rand>/    where a stage writes; renamed into entries/ when complete
  *   <root>/locks/<fp>.lock           who is computing <fp> right now (see lock.ts)
  *
- * An entry exists only once complete (atomic rename), and every file of it is verified on
- * every read before anyone gets it: its size, and its CRC-32 from the manifest (~4× faster than
- * SHA-256 here, so a cached rerun stays quick however big the entries are); `verify: 'full'`
- * (--verify-cache) re-hashes with SHA-256 instead. The CRC catches damage (bit rot, torn or
- * edited files); it is no defence against someone who can also rewrite the manifest, and need
- * not be: such a writer owns the cache anyway. Entries written before the CRC existed are
- * verified by SHA-256. Reading never writes: a read-only cache serves a fully cached run.
+ *   <root>/verified/<fp>.json        stat signature of each file when its content was last checked
+ *
+ * An entry exists only once complete (atomic rename), and no file of it reaches anyone unchecked:
+ * - every lookup checks every file's size, and its content by CRC-32 from the manifest (~2-4×
+ *   faster than SHA-256 here) unless the file's stat signature (size, mtime, ctime, inode) is the
+ *   one recorded when its content was last checked. Any write to a file changes its ctime, which
+ *   no user-level tool can set back, so an edited, truncated or replaced file is always re-read;
+ *   an unchanged one costs a stat, which keeps a cached rerun quick however big the entries are.
+ * - before a stage runs, every file of its inputs is CRC-checked regardless of signatures
+ *   (`verifyInputs`), and so are entries that `predict` and `inspect` read: what a consumer
+ *   reads has been checked, always — even against damage that leaves the stat untouched.
+ * `verify: 'full'` (--verify-cache) re-hashes every file with SHA-256. The CRC catches damage
+ * (bit rot, torn or edited files); it is no defence against someone who can also rewrite the
+ * manifest, and need not be: such a writer owns the cache anyway. Entries written before the CRC
+ * existed are checked by SHA-256. Reading needs no write (signatures are an optional memo), so a
+ * read-only cache serves a fully cached run.
  */
 export const MANIFEST = '.emopipe-entry.json';
 
@@ -37,25 +47,49 @@ export function isFingerprint(fp: unknown): fp is string {
   return typeof fp === 'string' && /^[0-9a-f]{64}$/.test(fp);
 }
 
+/** What changes whenever a file's content is written: size, mtime, ctime (not settable by users), inode. */
+function signature(st: Stats): number[] {
+  return [st.size, st.mtimeMs, st.ctimeMs, st.ino];
+}
+
+function sameSignature(a: number[] | undefined, b: number[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function readOnlyCode(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
+}
+
+/** Read a file in 4 MiB blocks into one reused buffer (no per-chunk allocation: ~2× a read stream's speed here). */
+async function eachBlock(path: string, fn: (block: Buffer) => void): Promise<void> {
+  const fh = await open(path, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      fn(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /** SHA-256 and CRC-32 of a file in one pass. */
 export async function digestFile(path: string): Promise<{ sha256: string; crc32: number }> {
   const h = createHash('sha256');
   let c = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    h.update(chunk as Buffer);
-    c = crc32(chunk as Buffer, c);
-  }
+  await eachBlock(path, (b) => {
+    h.update(b);
+    c = crc32(b, c);
+  });
   return { sha256: h.digest('hex'), crc32: c };
 }
 
 export async function crc32File(path: string): Promise<number> {
   let c = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) c = crc32(chunk as Buffer, c);
+  await eachBlock(path, (b) => (c = crc32(b, c)));
   return c;
 }
 
@@ -114,6 +148,38 @@ export class Cache {
     this.entriesDir = join(root, 'entries');
     this.tmpDir = join(root, 'tmp');
     this.locksDir = join(root, 'locks');
+    this.verifiedDir = join(root, 'verified');
+  }
+
+  readonly verifiedDir: string;
+  /** Entries whose content this process has checked for a consumer (see verifyInputs). */
+  private readonly checkedForUse = new Set<string>();
+
+  private signaturePath(fp: string): string {
+    return join(this.verifiedDir, `${fp}.json`);
+  }
+
+  private readSignatures(fp: string): Record<string, number[]> {
+    try {
+      const v = JSON.parse(readFileSync(this.signaturePath(fp), 'utf8')) as unknown;
+      return v && typeof v === 'object' ? (v as Record<string, number[]>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** Remember the stat signatures of an entry whose content was just checked (best effort: a read-only cache skips it). */
+  private writeSignatures(fp: string, dir: string, files: readonly EntryFile[]): void {
+    try {
+      const sigs: Record<string, number[]> = {};
+      for (const f of files) sigs[f.path] = signature(statSync(join(dir, f.path)));
+      mkdirSync(this.verifiedDir, { recursive: true });
+      const tmp = `${this.signaturePath(fp)}.${process.pid}.${randomBytes(3).toString('hex')}`;
+      writeFileSync(tmp, JSON.stringify(sigs));
+      renameSync(tmp, this.signaturePath(fp));
+    } catch {
+      /* only a memo */
+    }
   }
 
   /** The directory of an entry; refuses anything that is not a fingerprint (ids read from disk name no other path). */
@@ -129,10 +195,12 @@ export class Cache {
 
   /**
    * Find and verify an entry. A corrupt one is reported, never returned as a hit.
-   * `auto`: size and CRC-32 of every file (SHA-256 where the manifest has no CRC); `full`: SHA-256
-   * of every file; `size`: sizes only (for polling while another process computes it).
+   * `auto`: size of every file, and its CRC-32 (SHA-256 where the manifest has no CRC) unless its
+   * stat signature matches the one recorded at its last check; `content`: the same, ignoring
+   * signatures; `full`: SHA-256 of every file; `size`: sizes only (polling while another process
+   * computes it).
    */
-  async lookup(fp: string, verify: 'auto' | 'full' | 'size' = 'auto'): Promise<Lookup> {
+  async lookup(fp: string, verify: 'auto' | 'content' | 'full' | 'size' = 'auto'): Promise<Lookup> {
     if (!isFingerprint(fp)) return { state: 'miss' };
     const dir = this.entryDir(fp);
     let manifest: EntryManifest;
@@ -147,26 +215,52 @@ export class Cache {
     if (manifest.fingerprint !== fp || !Array.isArray(manifest.files) || contentHashOf(manifest.files) !== manifest.contentHash) {
       return { state: 'corrupt', reason: 'manifest does not match its entry', dir };
     }
-    let total = 0;
+    const known = verify === 'auto' ? this.readSignatures(fp) : {};
+    const toCheck: EntryFile[] = [];
     for (const f of manifest.files) {
-      let size: number;
+      let st: Stats;
       try {
-        size = statSync(join(dir, f.path)).size;
+        st = statSync(join(dir, f.path));
       } catch {
         return { state: 'corrupt', reason: `file ${f.path} is missing`, dir };
       }
-      if (size !== f.size) return { state: 'corrupt', reason: `file ${f.path} has ${size} bytes, manifest says ${f.size}`, dir };
-      total += size;
+      if (st.size !== f.size) return { state: 'corrupt', reason: `file ${f.path} has ${st.size} bytes, manifest says ${f.size}`, dir };
+      if (!sameSignature(known[f.path], signature(st))) toCheck.push(f);
     }
-    if (verify !== 'size') {
-      for (const f of manifest.files) {
-        const path = join(dir, f.path);
-        if (verify === 'auto' && typeof f.crc32 === 'number') {
-          if ((await crc32File(path)) !== f.crc32) return { state: 'corrupt', reason: `file ${f.path} fails its CRC-32 check`, dir };
-        } else if ((await sha256File(path)) !== f.sha256) return { state: 'corrupt', reason: `file ${f.path} content hash mismatch`, dir };
-      }
+    if (verify === 'size') return { state: 'hit', manifest, dir };
+    for (const f of toCheck) {
+      const path = join(dir, f.path);
+      if (verify !== 'full' && typeof f.crc32 === 'number') {
+        if ((await crc32File(path)) !== f.crc32) return { state: 'corrupt', reason: `file ${f.path} fails its CRC-32 check`, dir };
+      } else if ((await sha256File(path)) !== f.sha256) return { state: 'corrupt', reason: `file ${f.path} content hash mismatch`, dir };
     }
+    if (toCheck.length) this.writeSignatures(fp, dir, manifest.files);
     return { state: 'hit', manifest, dir };
+  }
+
+  /**
+   * Before a stage reads its inputs: CRC-check every file of every input entry, ignoring stat
+   * signatures (once per entry and process). A corrupt input is removed and the stage fails
+   * with E_CACHE_CORRUPT, so damage never spreads into a new, self-consistent entry; the next
+   * run recomputes it. Inputs outside this cache (e.g. `reproduce --verify` scratch) are skipped.
+   */
+  async verifyInputs(inputs: readonly { name: string; dir: string }[]): Promise<void> {
+    for (const input of inputs) {
+      const fp = basename(input.dir);
+      if (dirname(input.dir) !== this.entriesDir || !isFingerprint(fp) || this.checkedForUse.has(fp)) continue;
+      const look = await this.lookup(fp, 'content');
+      if (look.state === 'hit') {
+        this.checkedForUse.add(fp);
+        continue;
+      }
+      const reason = look.state === 'corrupt' ? look.reason : 'it disappeared';
+      try {
+        this.evict(fp);
+      } catch {
+        /* read-only: it stays, and stays refused */
+      }
+      throw new EmopipeError('E_CACHE_CORRUPT', `input ${input.name} (cache entry ${fp.slice(0, 12)}) is corrupt: ${reason}; it was removed and is recomputed on the next run`, { file: input.dir });
+    }
   }
 
   /**
@@ -174,7 +268,7 @@ export class Cache {
    * manifest, or an error saying what is wrong and how to get it back. Writes nothing.
    */
   async require(fp: string, what: string, howToRecover: string): Promise<{ dir: string; manifest: EntryManifest }> {
-    const look = await this.lookup(fp);
+    const look = await this.lookup(fp, 'content');
     if (look.state === 'hit') return { dir: look.dir, manifest: look.manifest };
     if (look.state === 'miss') throw new EmopipeError('E_NOT_FOUND', `${what} (cache entry ${String(fp).slice(0, 12)}) is not in the cache (removed by gc?): ${howToRecover}`);
     throw new EmopipeError('E_CACHE_CORRUPT', `${what} (cache entry ${fp.slice(0, 12)}) is corrupt: ${look.reason}; it is not used. ${howToRecover}`, { file: look.dir });
@@ -219,6 +313,7 @@ export class Cache {
       if (other.state === 'hit') return other.manifest;
       throw new EmopipeError('E_CACHE_CORRUPT', `cache entry ${staging.fingerprint} appeared while publishing and is invalid`);
     }
+    this.writeSignatures(staging.fingerprint, this.entryDir(staging.fingerprint), files);
     return manifest;
   }
 
@@ -239,6 +334,7 @@ export class Cache {
       throw cacheWriteError(this.root, dir, e);
     }
     rmSync(aside, { recursive: true, force: true });
+    rmSync(this.signaturePath(fp), { force: true });
     return true;
   }
 

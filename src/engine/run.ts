@@ -192,6 +192,7 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
           look = await cache.lookup(fp, verify);
           if (look.state === 'hit') return cachedOutcome(look.manifest, look.dir);
           if (look.state === 'corrupt') cache.evict(fp);
+          await cache.verifyInputs(inputs);
           const staging = cache.begin(fp);
           try {
             obs.stageStarted?.(s.name, s.kind.kind, fp);
