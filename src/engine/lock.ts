@@ -214,15 +214,19 @@ export interface WaitOptions {
   onWait?: (owner: LockOwner | undefined, message: string) => void;
 }
 
+const QUIET_WAIT_MS = 2000;
+
 /** Wait until the lock is ours (returns it) or `shouldStop` says waiting is pointless (returns undefined). */
 export async function acquireLock(path: string, opts: WaitOptions = {}): Promise<Lock | undefined> {
   const poll = opts.pollMs ?? 100;
+  const started = Date.now();
   let notified = false;
   for (;;) {
     if (opts.signal?.aborted) throw new EmopipeError('E_INTERRUPTED', `interrupted while waiting for lock ${path}`);
     const lock = tryLock(path, opts.leaseMs);
     if (lock) return lock;
-    if (!notified) {
+    // Without a caller to tell, speak up on stderr only when the wait is not a blink (registry updates).
+    if (!notified && (opts.onWait || Date.now() - started >= QUIET_WAIT_MS)) {
       notified = true;
       const owner = readOwner(path);
       const message = describeLockWait(path, owner);
