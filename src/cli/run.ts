@@ -118,7 +118,7 @@ export function registerRunCommands(program: Command): void {
     .option('--set <key=value>', 'override a parameter: STAGE.KEY.SUB=VALUE (YAML value) or seed=N; repeatable', collect, [])
     .option('-j, --jobs <n>', 'stages run at once, and worker threads per stage (default: CPU count)', positiveInt)
     .option('--json', 'print one JSON document describing the run on stdout')
-    .option('--verify-cache', 're-hash every file of every cache hit with SHA-256 (default: CRC-32 of every file)')
+    .option('--verify-cache', 're-hash every file of every cache hit with SHA-256 (default: sizes, and CRC-32 of files written since their last check)')
     .action(async (file: string, stages: string[], flags: RunFlags) => {
       const kinds = await loadKinds();
       const pipeline = selectStages(loadPipeline(file, { kinds, overrides: flags.set }), stages);

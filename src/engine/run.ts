@@ -26,7 +26,7 @@ export interface EngineOptions {
   jobs: number;
   signal?: AbortSignal;
   observer?: RunObserver;
-  /** Re-hash every file of every cache hit with SHA-256 (default: a CRC-32 of every file). */
+  /** Re-hash every file of every cache hit with SHA-256 (default: see Cache.lookup 'auto'). */
   verifyCache?: boolean;
   /** Recompute every stage into temp dirs, reading and writing no cache entry (`reproduce --verify`). */
   noCache?: boolean;
