@@ -96,6 +96,9 @@ test('demo pipeline end to end through the CLI: run, cached rerun, schedule chan
     assert.equal(tampered.code, 1, tampered.stderr);
     assert.match(tampered.stderr, /the model of run [0-9a-f]{12} \(cache entry [0-9a-f]{12}\) is corrupt: file model\.onnx fails its CRC-32 check/);
     assert.match(tampered.stderr, /emopipe reproduce/);
+    const tamperedDir = await rig.cli(['predict', '--model', trainDir, clip, '--json']);
+    assert.equal(tamperedDir.code, 1, tamperedDir.stderr);
+    assert.match(tamperedDir.stderr, /is corrupt: file model\.onnx fails its CRC-32 check/);
   } finally {
     rig.cleanup();
   }

@@ -23,6 +23,7 @@ export function registerPredictCommand(program: Command): void {
       let frontend: FrontendConfig;
       if (o.model) {
         modelDir = resolve(o.model);
+        await Cache.requireIfEntry(modelDir, `the model in ${modelDir}`);
         frontend = readFrontend(modelDir);
       } else {
         ({ modelDir, frontend } = await modelOfRun(o.run!));

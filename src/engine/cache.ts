@@ -274,6 +274,13 @@ export class Cache {
     throw new EmopipeError('E_CACHE_CORRUPT', `${what} (cache entry ${fp.slice(0, 12)}) is corrupt: ${look.reason}; it is not used. ${howToRecover}`, { file: look.dir });
   }
 
+  /** If `dir` is an entry of some cache (`<root>/entries/<fp>/` with a manifest), verify it like `require`. */
+  static async requireIfEntry(dir: string, what: string): Promise<void> {
+    const fp = basename(dir);
+    if (!isFingerprint(fp) || basename(dirname(dir)) !== 'entries' || !existsSync(join(dir, MANIFEST))) return;
+    await new Cache(dirname(dirname(dir))).require(fp, what, 'rerun the pipeline that made it to recompute it');
+  }
+
   /** A fresh, empty directory for a stage to write into. */
   begin(fp: string): Staging {
     mkdirSync(this.tmpDir, { recursive: true });
