@@ -86,6 +86,19 @@ test('demo pipeline end to end through the CLI: run, cached rerun, schedule chan
     for (const [label, p] of Object.entries(out.predictions[0].probabilities as Record<string, number>)) {
       assert.ok(Math.abs(single.probabilities[label] - p) <= 2e-6, `${label}: ${single.probabilities[label]} vs ${p}`);
     }
+
+    // #11.5: overwritten weights inside model.onnx are caught by predict --run like any cache read.
+    const model = join(trainDir, 'model.onnx');
+    const bytes = readFileSync(model);
+    bytes[bytes.length >> 1] ^= 0x40;
+    writeFileSync(model, bytes);
+    const tampered = await rig.cli(['predict', '--run', doc.run.slice(0, 12), clip, '--json']);
+    assert.equal(tampered.code, 1, tampered.stderr);
+    assert.match(tampered.stderr, /the model of run [0-9a-f]{12} \(cache entry [0-9a-f]{12}\) is corrupt: file model\.onnx fails its CRC-32 check/);
+    assert.match(tampered.stderr, /emopipe reproduce/);
+    const tamperedDir = await rig.cli(['predict', '--model', trainDir, clip, '--json']);
+    assert.equal(tamperedDir.code, 1, tamperedDir.stderr);
+    assert.match(tamperedDir.stderr, /is corrupt: file model\.onnx fails its CRC-32 check/);
   } finally {
     rig.cleanup();
   }

@@ -76,8 +76,9 @@ test('download: fetched from 127.0.0.1 with byte progress, md5-verified, unpacke
   assert.ok(ctx.phases.includes('bytes:downloading Audio_Speech_Actors_01-24.zip'), ctx.phases.join());
   const target = join(ctx.dataDir, 'ravdess');
   assert.deepEqual(readFileSync(join(target, 'Actor_02', '03-01-08-02-02-02-02.wav')), Buffer.from(files[4]!.data));
-  assert.ok(existsSync(join(ctx.dataDir, 'Audio_Speech_Actors_01-24.zip')), 'the verified archive is kept');
-  assert.deepEqual(readdirSync(ctx.dataDir).sort(), ['Audio_Speech_Actors_01-24.zip', 'ravdess']);
+  assert.ok(existsSync(join(ctx.dataDir, 'downloads', `md5-${md5}.zip`)), 'the verified archive is kept, named by its checksum');
+  assert.deepEqual(readdirSync(ctx.dataDir).sort(), ['downloads', 'ravdess']);
+  assert.deepEqual(readdirSync(join(ctx.dataDir, 'downloads')), [`md5-${md5}.zip`]);
   const m = JSON.parse(readFileSync(join(ctx.outDir, 'manifest.json'), 'utf8')) as Manifest;
   assert.equal(m.root, target);
   assert.deepEqual(m.rows.map((r) => [r.label, r.speaker]), [['neutral', '01'], ['angry', '01'], ['sad', '02'], ['surprised', '02']]);
@@ -103,7 +104,8 @@ test('download: a checksum mismatch fails, leaving neither archive nor corpus be
     assert.match(e.message, new RegExp(`md5 is ${md5}, expected 0{32}`));
     return true;
   });
-  assert.deepEqual(readdirSync(ctx.dataDir), []);
+  assert.deepEqual(readdirSync(ctx.dataDir), ['downloads']);
+  assert.deepEqual(readdirSync(join(ctx.dataDir, 'downloads')), []);
 });
 
 test('download: server down or 404 gives E_DOWNLOAD saying how to get the data and where to put it', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync, utimesSync, rmSync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import { Cache, MANIFEST } from '../src/engine/cache.js';
 import { tryLock, acquireLock } from '../src/engine/lock.js';
 import type { RunResult } from '../src/engine/run.js';
@@ -112,7 +113,7 @@ for (const [what, damage] of [
   }));
 }
 
-test('big entries are size-checked on read; --verify-cache re-hashes them', withRig(async (rig) => {
+test('big entries are CRC-checked on every read; --verify-cache re-hashes them with SHA-256', withRig(async (rig) => {
   rig.write('p.yaml', 'stages:\n  big:\n    uses: blob\n    with: { mb: 40 }\n');
   const first = await rig.run('p.yaml');
   const file = join(first.stages[0]!.outputDir!, 'blob.bin');
@@ -120,7 +121,14 @@ test('big entries are size-checked on read; --verify-cache re-hashes them', with
   b[123] = b[123]! ^ 1;
   writeFileSync(file, b);
   const quick = await rig.run('p.yaml');
-  assert.equal(quick.stages[0]!.status, 'cached', 'a 40 MiB entry is only size-checked by default');
+  assert.equal(quick.stages[0]!.status, 'ran', 'a 40 MiB entry is verified by default too');
+  // A damage the CRC cannot see (here: the manifest's CRC rewritten to match) is still caught by --verify-cache.
+  writeFileSync(file, b);
+  const mPath = join(first.stages[0]!.outputDir!, MANIFEST);
+  const m = JSON.parse(readFileSync(mPath, 'utf8'));
+  m.files.find((f: { path: string }) => f.path === 'blob.bin').crc32 = crc32(b);
+  writeFileSync(mPath, JSON.stringify(m));
+  assert.equal((await rig.run('p.yaml')).stages[0]!.status, 'cached');
   const warnings: string[] = [];
   const full = await rig.run('p.yaml', { verifyCache: true, observer: { warn: (m) => warnings.push(m) } });
   assert.equal(full.stages[0]!.status, 'ran');

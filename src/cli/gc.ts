@@ -13,6 +13,9 @@ export function registerGcCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((flags: { keepLast?: number; dryRun?: boolean; json?: boolean }) => {
       const r = collectGarbage({ ...defaultLocations(), keepLast: flags.keepLast, dryRun: flags.dryRun });
+      // Something could not be removed (a read-only cache …): say so and fail, never claim it.
+      if (r.failed.length) process.exitCode = 1;
+      for (const id of r.invalidRuns) process.stderr.write(`emopipe: gc: ignoring a registry record whose run id ${JSON.stringify(id)} is not a run hash\n`);
       if (flags.json) {
         printJson(r);
         return;
@@ -23,5 +26,10 @@ export function registerGcCommand(program: Command): void {
       process.stdout.write(
         `${verb} ${r.removedEntries.length} entries (${formatBytes(bytes)}), ${r.removedViews.length} run views, ${r.removedTmp.length} stale temp dirs; kept ${r.keptEntries} entries of ${r.keptRuns.length} runs\n`,
       );
+      if (r.failed.length) {
+        process.stderr.write(`emopipe: gc could not remove ${r.failed.length} item(s):\n`);
+        for (const f of r.failed.slice(0, 10)) process.stderr.write(`  ${f.what}: ${f.error}\n`);
+        if (r.failed.length > 10) process.stderr.write(`  … and ${r.failed.length - 10} more\n`);
+      }
     });
 }

@@ -21,6 +21,7 @@ function resolveTargets(ref: string, registry: Registry, cache: Cache): Target[]
   };
   const colon = ref.lastIndexOf(':');
   if (colon > 0) return stageTargets(registry.find(ref.slice(0, colon)), ref.slice(colon + 1));
+  if (ref === 'latest') return stageTargets(registry.find('latest'));
   const latest = registry.tryFind('latest');
   if (latest?.stages.some((s) => s.name === ref)) return stageTargets(latest, ref);
   if (/^[0-9a-f]{4,64}$/i.test(ref)) {
@@ -46,7 +47,7 @@ export function registerInspectCommand(program: Command): void {
       const docs = [];
       const out: string[] = [];
       for (const t of targets) {
-        const look = await cache.lookup(t.fingerprint, 'size');
+        const look = await cache.lookup(t.fingerprint, 'content');
         if (look.state !== 'hit') {
           const why = look.state === 'miss' ? 'not in the cache (removed by gc?)' : `corrupt: ${look.reason}`;
           docs.push({ target: t.label, fingerprint: t.fingerprint, error: why });

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultLocations, Registry } from '../engine/index.js';
+import { Cache, defaultLocations, Registry } from '../engine/index.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson, positiveInt } from './common.js';
 import { printSegments, segmentOptionsOf, writeSegmentOutputs, type SegmentFlags } from './predict-segments.js';
@@ -33,9 +32,10 @@ export function registerPredictCommand(program: Command): void {
       let frontend: FrontendConfig;
       if (o.model) {
         modelDir = resolve(o.model);
+        await Cache.requireIfEntry(modelDir, `the model in ${modelDir}`);
         frontend = readFrontend(modelDir);
       } else {
-        ({ modelDir, frontend } = modelOfRun(o.run!));
+        ({ modelDir, frontend } = await modelOfRun(o.run!));
       }
       if ((o.csv || o.plot) && !o.segments) throw new EmopipeError('E_USAGE', '--csv and --plot need --segments');
       if (o.segments) {
@@ -65,14 +65,13 @@ export function registerPredictCommand(program: Command): void {
     });
 }
 
-/** The run's model and the front end it was trained on (its frontend.json). */
-function modelOfRun(ref: string): { modelDir: string; frontend: FrontendConfig } {
-  const registry = new Registry(defaultLocations().artifactsDir);
+/** The run's model (its cache entry, verified like any cache read) and the front end it was trained on (its frontend.json). */
+async function modelOfRun(ref: string): Promise<{ modelDir: string; frontend: FrontendConfig }> {
+  const loc = defaultLocations();
+  const registry = new Registry(loc.artifactsDir);
   const run = registry.find(ref);
   const train = run.stages.find((s) => s.kind === 'train');
-  if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
-  if (!existsSync(train.outputDir)) {
-    throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);
-  }
-  return { modelDir: train.outputDir, frontend: readFrontend(train.outputDir) };
+  if (!train || !train.fingerprint) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
+  const entry = await new Cache(loc.cacheDir).require(train.fingerprint, `the model of run ${run.run.slice(0, 12)}`, `run \`emopipe reproduce ${run.run.slice(0, 12)}\` to recompute it`);
+  return { modelDir: entry.dir, frontend: readFrontend(entry.dir) };
 }

@@ -62,8 +62,8 @@ export class ProgressView implements RunObserver {
     this.schedule();
   }
 
-  stageWaiting(name: string, owner: LockOwner | undefined): void {
-    this.line(`… ${name}  waiting for another run${owner ? ` (pid ${owner.pid})` : ''} computing it`);
+  stageWaiting(name: string, owner: LockOwner | undefined, message?: string): void {
+    this.line(`… ${name}  ${message ?? `waiting for another run${owner ? ` (pid ${owner.pid})` : ''} computing it`}`);
   }
 
   stageFinished(o: StageOutcome): void {

@@ -17,9 +17,14 @@ interface RunFlags {
   verifyCache?: boolean;
 }
 
+/** After Ctrl-C or SIGTERM, how long the run may take to record itself before the process exits anyway. */
+const STOP_GRACE_MS = 5000;
+
 /**
- * Ctrl-C: the first aborts running stages (their temp dirs are removed, locks released; the
- * cache only ever holds complete entries) and the run exits 130; a second exits at once.
+ * Ctrl-C or SIGTERM: the first aborts running stages (their temp dirs are removed, locks
+ * released; the cache only ever holds complete entries) and the run exits 130; a second exits
+ * at once, and so does the first after STOP_GRACE_MS (a wait on someone else's lock must not
+ * keep a terminated process alive).
  */
 function interruptible(view: ProgressView): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
@@ -27,6 +32,7 @@ function interruptible(view: ProgressView): { signal: AbortSignal; dispose(): vo
     if (ac.signal.aborted) process.exit(130);
     view.line('! interrupted: stopping running stages (Ctrl-C again to quit now)');
     ac.abort();
+    setTimeout(() => process.exit(130), STOP_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -112,7 +118,7 @@ export function registerRunCommands(program: Command): void {
     .option('--set <key=value>', 'override a parameter: STAGE.KEY.SUB=VALUE (YAML value) or seed=N; repeatable', collect, [])
     .option('-j, --jobs <n>', 'stages run at once, and worker threads per stage (default: CPU count)', positiveInt)
     .option('--json', 'print one JSON document describing the run on stdout')
-    .option('--verify-cache', 're-hash every file of every cache hit (default: entries up to 32 MB)')
+    .option('--verify-cache', 're-hash every file of every cache hit with SHA-256 (default: sizes, and CRC-32 of files written since their last check)')
     .action(async (file: string, stages: string[], flags: RunFlags) => {
       const kinds = await loadKinds();
       const pipeline = selectStages(loadPipeline(file, { kinds, overrides: flags.set }), stages);

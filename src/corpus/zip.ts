@@ -1,11 +1,22 @@
 /**
- * A minimal ZIP reader for unpacking downloaded corpora: the central directory, stored (0) and
- * deflated (8) entries, CRC-32 checked. No ZIP64, encryption or multi-disk archives: such an
- * archive is refused with a message rather than half-extracted.
+ * Unpacking downloaded corpora, on `yauzl` (central directory, ZIP64, file-name validation, and
+ * it enforces every entry's declared size while inflating). On top of it, because an archive
+ * from the network is hostile until proven otherwise:
+ * - zip slip: no absolute, drive-letter or `..` names, and every destination must resolve inside
+ *   the target folder; no symbolic links; no entry below another entry that is a file;
+ * - zip bombs: declared sizes are checked against caps before anything is written (total size,
+ *   and the inflation ratio of the whole archive and of each entry; see ZipLimits), then each
+ *   entry is streamed to disk while its bytes are counted against its declared size and its
+ *   CRC-32 is checked, so memory stays flat and a lying entry stops at its declared size;
+ * - nothing is overwritten: every file is created exclusively.
  */
-import { open, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, normalize, sep } from 'node:path';
-import { crc32, inflateRawSync } from 'node:zlib';
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, normalize, relative, resolve, sep, isAbsolute } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { EmopipeError } from '../util/errors.js';
 
 export interface ZipEntry {
@@ -14,118 +25,188 @@ export interface ZipEntry {
   crc32: number;
   compressedSize: number;
   size: number;
-  /** Offset of the local file header. */
-  localOffset: number;
   isDirectory: boolean;
+  isSymlink: boolean;
 }
 
-const EOCD_SIG = 0x06054b50;
-const CEN_SIG = 0x02014b50;
-const LOC_SIG = 0x04034b50;
+/**
+ * Caps on what an archive may unpack to. Speech corpora are WAV files, which deflate barely
+ * shrinks (RAVDESS: 208 MB zipped, ~1.03× smaller), so 100× is far above any honest corpus and
+ * far below a bomb (deflate reaches ~1000×). Entries under `ratioFloorBytes` are exempt from the
+ * per-entry ratio (a small text file of spaces is harmless).
+ */
+export interface ZipLimits {
+  /** Sum of declared uncompressed sizes (default 16 GiB). */
+  maxTotalBytes: number;
+  /** Uncompressed / compressed, for the whole archive and for each entry (default 100). */
+  maxRatio: number;
+  /** Sizes below this are not ratio-checked (default 1 MiB). */
+  ratioFloorBytes: number;
+}
+
+export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxTotalBytes: 16 * 1024 ** 3, maxRatio: 100, ratioFloorBytes: 1024 ** 2 };
 
 const bad = (file: string, msg: string) => new EmopipeError('E_DOWNLOAD', `${file}: not a usable ZIP archive: ${msg}`);
+const refused = (file: string, msg: string) => new EmopipeError('E_DOWNLOAD', `${file}: refused to unpack: ${msg}`);
 
-/** Read the central directory of a ZIP file. */
-export async function listZip(file: string): Promise<ZipEntry[]> {
-  const fh = await open(file, 'r');
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+function describe(e: Entry): ZipEntry {
+  return {
+    name: e.fileName,
+    method: e.compressionMethod,
+    crc32: e.crc32,
+    compressedSize: e.compressedSize,
+    size: e.uncompressedSize,
+    isDirectory: e.fileName.endsWith('/'),
+    // Unix mode in the high 16 bits of the external attributes (archives made on Unix).
+    isSymlink: ((e.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK,
+  };
+}
+
+/** yauzl's own messages for unsafe names, in our words (they are zip slip attempts). */
+function explain(file: string, e: unknown): EmopipeError {
+  if (e instanceof EmopipeError) return e;
+  const msg = (e as Error).message ?? String(e);
+  if (/invalid relative path|absolute path|invalid characters/i.test(msg)) return bad(file, `an entry points outside the target folder (${msg})`);
+  if (/end of central directory record signature not found/i.test(msg)) return bad(file, 'no end-of-central-directory record (truncated or not a ZIP)');
+  return bad(file, msg);
+}
+
+async function openZip(file: string): Promise<ZipFile> {
   try {
-    const { size } = await fh.stat();
-    // The end-of-central-directory record is 22 bytes plus a comment of up to 65535 bytes.
-    const tailLen = Math.min(size, 22 + 65535);
-    const tail = Buffer.alloc(tailLen);
-    await fh.read(tail, 0, tailLen, size - tailLen);
-    let eocd = -1;
-    for (let i = tailLen - 22; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === EOCD_SIG) {
-        eocd = i;
-        break;
-      }
+    return await yauzl.openPromise(file, { autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true });
+  } catch (e) {
+    throw explain(file, e);
+  }
+}
+
+async function entriesOf(file: string, zip: ZipFile): Promise<{ raw: Entry; info: ZipEntry }[]> {
+  const out: { raw: Entry; info: ZipEntry }[] = [];
+  try {
+    for await (const raw of zip.eachEntry()) {
+      if (raw.isEncrypted()) throw bad(file, `${raw.fileName} is encrypted`);
+      out.push({ raw, info: describe(raw) });
     }
-    if (eocd < 0) throw bad(file, 'no end-of-central-directory record (truncated or not a ZIP)');
-    const count = tail.readUInt16LE(eocd + 10);
-    const cdSize = tail.readUInt32LE(eocd + 12);
-    const cdOffset = tail.readUInt32LE(eocd + 16);
-    if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) throw bad(file, 'ZIP64 archives are not supported');
-    if (cdOffset + cdSize > size) throw bad(file, 'central directory lies beyond the end of the file');
-    const cd = Buffer.alloc(cdSize);
-    await fh.read(cd, 0, cdSize, cdOffset);
-    const entries: ZipEntry[] = [];
-    let p = 0;
-    for (let k = 0; k < count; k++) {
-      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CEN_SIG) throw bad(file, `central directory entry ${k} is damaged`);
-      const flags = cd.readUInt16LE(p + 8);
-      const nameLen = cd.readUInt16LE(p + 28);
-      const extraLen = cd.readUInt16LE(p + 30);
-      const commentLen = cd.readUInt16LE(p + 32);
-      const name = cd.toString(flags & 0x800 ? 'utf8' : 'latin1', p + 46, p + 46 + nameLen);
-      if (flags & 1) throw bad(file, `${name} is encrypted`);
-      entries.push({
-        name,
-        method: cd.readUInt16LE(p + 10),
-        crc32: cd.readUInt32LE(p + 16),
-        compressedSize: cd.readUInt32LE(p + 20),
-        size: cd.readUInt32LE(p + 24),
-        localOffset: cd.readUInt32LE(p + 42),
-        isDirectory: name.endsWith('/'),
-      });
-      p += 46 + nameLen + extraLen + commentLen;
-    }
-    return entries;
+  } catch (e) {
+    throw explain(file, e);
+  }
+  return out;
+}
+
+/** The entries of a ZIP file (its central directory). */
+export async function listZip(file: string): Promise<ZipEntry[]> {
+  const zip = await openZip(file);
+  try {
+    return (await entriesOf(file, zip)).map((e) => e.info);
   } finally {
-    await fh.close();
+    zip.close();
   }
 }
 
 /** A safe relative destination for an entry name, or undefined for names that escape the target. */
 function safeRelative(name: string): string | undefined {
-  const n = normalize(name.replace(/\\/g, '/')).split(sep).join('/');
-  if (n.startsWith('/') || n.startsWith('../') || n === '..' || /^[A-Za-z]:/.test(n)) return undefined;
+  const n = normalize(name.replace(/\\/g, '/')).split(sep).join('/').replace(/\/+$/, '');
+  if (!n || n === '.' || n.startsWith('/') || n.startsWith('../') || n === '..' || /^[A-Za-z]:/.test(n)) return undefined;
   return n;
 }
 
+/** Refuse archives whose declared sizes exceed the caps, before anything is written. */
+function checkLimits(file: string, archiveBytes: number, entries: ZipEntry[], limits: ZipLimits): void {
+  let total = 0;
+  for (const e of entries) {
+    total += e.size;
+    if (e.size > limits.ratioFloorBytes && e.size > limits.maxRatio * Math.max(1, e.compressedSize)) {
+      throw refused(file, `${e.name} would inflate ${e.compressedSize} bytes to ${e.size} (more than ${limits.maxRatio}× — a zip bomb?)`);
+    }
+  }
+  if (total > limits.maxTotalBytes) throw refused(file, `it would unpack to ${total} bytes, over the limit of ${limits.maxTotalBytes}`);
+  if (total > limits.ratioFloorBytes && total > limits.maxRatio * Math.max(1, archiveBytes)) {
+    throw refused(file, `${archiveBytes} bytes would unpack to ${total} (more than ${limits.maxRatio}× — a zip bomb?)`);
+  }
+}
+
+/** Counts bytes against the declared size (stopping at once past it) and computes the CRC-32. */
+class Checked extends Transform {
+  bytes = 0;
+  crc = 0;
+  constructor(private readonly declared: number, private readonly fail: (msg: string) => Error) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.declared) return cb(this.fail(`inflates to more than its declared ${this.declared} bytes`));
+    this.crc = crc32(chunk, this.crc);
+    cb(null, chunk);
+  }
+}
+
 /**
- * Extract every entry of `file` below `destDir`. `onEntry` is called after each file (for progress).
- * Skips macOS metadata (`__MACOSX/`). Throws E_DOWNLOAD on a damaged entry or an unsafe path.
+ * Extract every entry of `file` below `destDir` (which should not exist yet). `onEntry` is called
+ * after each file (for progress). Skips macOS metadata (`__MACOSX/`). Throws E_DOWNLOAD on a
+ * damaged entry, an unsafe path, a link, an entry beyond the limits or a would-be overwrite.
  */
-export async function extractZip(file: string, destDir: string, onEntry?: (entry: ZipEntry) => void, signal?: AbortSignal): Promise<number> {
-  const entries = await listZip(file);
-  const fh = await open(file, 'r');
+export async function extractZip(
+  file: string,
+  destDir: string,
+  onEntry?: (entry: ZipEntry) => void,
+  signal?: AbortSignal,
+  limits: ZipLimits = DEFAULT_ZIP_LIMITS,
+): Promise<number> {
+  const zip = await openZip(file);
   let written = 0;
   try {
-    const header = Buffer.alloc(30);
+    const entries = (await entriesOf(file, zip)).filter((e) => !e.info.name.startsWith('__MACOSX/'));
+    checkLimits(file, (await stat(file)).size, entries.map((e) => e.info), limits);
+    const root = resolve(destDir);
+    // Plan every destination first: a bad name anywhere means nothing is written.
+    const files = new Set<string>();
+    const dirs = new Set<string>();
+    const plan: { raw: Entry; info: ZipEntry; rel: string }[] = [];
     for (const e of entries) {
-      signal?.throwIfAborted();
-      if (e.name.startsWith('__MACOSX/')) continue;
-      const rel = safeRelative(e.name);
-      if (rel === undefined) throw bad(file, `entry ${JSON.stringify(e.name)} points outside the target folder`);
-      const dest = join(destDir, rel);
-      if (e.isDirectory) {
-        await mkdir(dest, { recursive: true });
+      const rel = safeRelative(e.info.name);
+      const dest = rel === undefined ? undefined : resolve(root, rel);
+      const inside = dest !== undefined && !relative(root, dest).startsWith('..') && !isAbsolute(relative(root, dest));
+      if (rel === undefined || !inside) throw bad(file, `entry ${JSON.stringify(e.info.name)} points outside the target folder`);
+      if (e.info.isSymlink) throw refused(file, `${e.info.name} is a symbolic link (links are not unpacked)`);
+      const parts = rel.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const up = parts.slice(0, i).join('/');
+        if (files.has(up)) throw refused(file, `${e.info.name} lies below ${up}, which the archive has as a file`);
+        dirs.add(up);
+      }
+      if (files.has(rel)) throw refused(file, `${e.info.name} appears twice`);
+      if (e.info.isDirectory) {
+        dirs.add(rel);
         continue;
       }
-      await fh.read(header, 0, 30, e.localOffset);
-      if (header.readUInt32LE(0) !== LOC_SIG) throw bad(file, `local header of ${e.name} is damaged`);
-      const start = e.localOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-      const packed = Buffer.alloc(e.compressedSize);
-      const { bytesRead } = await fh.read(packed, 0, e.compressedSize, start);
-      if (bytesRead !== e.compressedSize) throw bad(file, `${e.name} is cut off`);
-      let data: Buffer;
-      if (e.method === 0) data = packed;
-      else if (e.method === 8) {
-        try {
-          data = inflateRawSync(packed);
-        } catch (err) {
-          throw bad(file, `${e.name} does not inflate: ${(err as Error).message}`);
-        }
-      } else throw bad(file, `${e.name} uses compression method ${e.method} (only stored and deflate are supported)`);
-      if (data.length !== e.size || crc32(data) !== e.crc32) throw bad(file, `${e.name} fails its CRC-32 check`);
+      if (dirs.has(rel)) throw refused(file, `${e.info.name} is both a file and a folder`);
+      if (!e.raw.canDecodeFileData()) throw bad(file, `${e.info.name} uses compression method ${e.info.method} (only stored and deflate are supported)`);
+      files.add(rel);
+      plan.push({ ...e, rel });
+    }
+    await mkdir(root, { recursive: true });
+    for (const d of [...dirs].sort()) await mkdir(join(root, d), { recursive: true });
+    for (const e of plan) {
+      signal?.throwIfAborted();
+      const dest = join(root, e.rel);
       await mkdir(dirname(dest), { recursive: true });
-      await writeFile(dest, data);
+      const check = new Checked(e.info.size, (msg) => bad(file, `${e.info.name} ${msg}`));
+      try {
+        const stream = await zip.openReadStreamPromise(e.raw);
+        await pipeline(stream, check, createWriteStream(dest, { flags: 'wx' }), { signal });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw refused(file, `${e.info.name} would overwrite an existing file`);
+        throw err instanceof EmopipeError ? err : bad(file, `${e.info.name} does not inflate: ${(err as Error).message}`);
+      }
+      if (check.bytes !== e.info.size || check.crc !== e.info.crc32) throw bad(file, `${e.info.name} fails its CRC-32 check`);
       written++;
-      onEntry?.(e);
+      onEntry?.(e.info);
     }
   } finally {
-    await fh.close();
+    zip.close();
   }
   return written;
 }

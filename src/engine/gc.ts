@@ -1,15 +1,20 @@
-import { EmopipeError } from '../util/errors.js';
+import { EmopipeError, errorMessage } from '../util/errors.js';
 import { activeRuns } from './active.js';
 import { Cache } from './cache.js';
 import { Registry } from './registry.js';
-import { removeRunView } from './view.js';
+import { isRunHash, removeRunView } from './view.js';
 
 export interface GcResult {
   keptRuns: string[];
   keptEntries: number;
+  /** Entries actually removed (with --dry-run: that would be). */
   removedEntries: { fingerprint: string; bytes: number }[];
   removedViews: string[];
   removedTmp: string[];
+  /** What could not be removed and why (e.g. a read-only cache); non-empty means gc failed. */
+  failed: { what: string; error: string }[];
+  /** Registry records whose run id is not a run hash: ignored, nothing is deleted for them. */
+  invalidRuns: string[];
   dryRun: boolean;
 }
 
@@ -23,29 +28,42 @@ export function collectGarbage(opts: { cacheDir: string; artifactsDir: string; k
   const cache = new Cache(opts.cacheDir);
   const registry = new Registry(opts.artifactsDir);
   const runs = registry.list();
+  const invalidRuns: string[] = [];
   const order: string[] = [];
-  for (let i = runs.length - 1; i >= 0; i--) if (!order.includes(runs[i]!.run)) order.push(runs[i]!.run);
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const id = runs[i]!.run;
+    if (!isRunHash(id)) invalidRuns.push(String(id));
+    else if (!order.includes(id)) order.push(id);
+  }
   const kept = new Set(opts.keepLast === undefined ? order : order.slice(0, Math.max(0, opts.keepLast)));
   const referenced = new Set<string>();
   for (const r of runs) if (kept.has(r.run)) for (const s of r.stages) if (s.fingerprint) referenced.add(s.fingerprint);
 
   const dryRun = opts.dryRun ?? false;
   const removedEntries: GcResult['removedEntries'] = [];
+  const failed: GcResult['failed'] = [];
   let keptEntries = 0;
   for (const fp of cache.listEntries()) {
     if (referenced.has(fp)) {
       keptEntries++;
       continue;
     }
-    removedEntries.push({ fingerprint: fp, bytes: cache.entrySize(fp) });
-    if (!dryRun) cache.evict(fp);
+    const bytes = cache.entrySize(fp);
+    try {
+      if (dryRun || cache.evict(fp)) removedEntries.push({ fingerprint: fp, bytes });
+    } catch (e) {
+      failed.push({ what: `cache entry ${fp.slice(0, 12)}`, error: errorMessage(e) });
+    }
   }
   const removedViews: string[] = [];
   for (const run of order) {
     if (kept.has(run)) continue;
-    if (dryRun) removedViews.push(run);
-    else if (removeRunView(opts.artifactsDir, run)) removedViews.push(run);
+    try {
+      if (dryRun || removeRunView(opts.artifactsDir, run)) removedViews.push(run);
+    } catch (e) {
+      failed.push({ what: `run view ${run.slice(0, 12)}`, error: errorMessage(e) });
+    }
   }
   const removedTmp = cache.cleanStaleTmp(dryRun);
-  return { keptRuns: [...kept], keptEntries, removedEntries, removedViews, removedTmp, dryRun };
+  return { keptRuns: [...kept], keptEntries, removedEntries, removedViews, removedTmp, failed, invalidRuns, dryRun };
 }

@@ -6,7 +6,7 @@ export { runPipeline, runHash, type EngineOptions, type RunResult, type StageOut
 export { planPipeline, explainChange, paramChanges, type StagePlan } from './status.js';
 export { fingerprintParts, fingerprintOf, semanticParams, type FingerprintParts } from './fingerprint.js';
 export { implementationVersion, moduleClosure } from './version.js';
-export { Cache, contentHashOf, hashDirectory, MANIFEST, FULL_VERIFY_BYTES, type EntryManifest, type EntryFile } from './cache.js';
+export { Cache, contentHashOf, hashDirectory, MANIFEST, type EntryManifest, type EntryFile } from './cache.js';
 export { Registry, type RunRecord, type StageRecord } from './registry.js';
 export { collectGarbage, type GcResult } from './gc.js';
 export { describeEntry, type FileSummary } from './inspect.js';

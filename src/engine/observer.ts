@@ -15,8 +15,8 @@ export interface StageOutcome extends StageFacts {
 /** What the engine tells its caller while running; the CLI renders it, tests may record it. */
 export interface RunObserver {
   stageStarted?(name: string, kind: string, fingerprint: string): void;
-  /** Another process is computing this fingerprint; we wait for its entry. */
-  stageWaiting?(name: string, owner: LockOwner | undefined): void;
+  /** Another process is computing this fingerprint; we wait for its entry. `message` names the lock file and how to clear it. */
+  stageWaiting?(name: string, owner: LockOwner | undefined, message?: string): void;
   stageFinished?(outcome: StageOutcome): void;
   /** Engine-level warnings, e.g. a corrupt cache entry being recomputed. */
   warn?(message: string): void;

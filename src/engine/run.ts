@@ -28,7 +28,7 @@ export interface EngineOptions {
   jobs: number;
   signal?: AbortSignal;
   observer?: RunObserver;
-  /** Re-hash every file of every cache hit (default: only entries up to FULL_VERIFY_BYTES). */
+  /** Re-hash every file of every cache hit with SHA-256 (default: see Cache.lookup 'auto'). */
   verifyCache?: boolean;
   /** Recompute every stage into temp dirs, reading and writing no cache entry (`reproduce --verify`). */
   noCache?: boolean;
@@ -175,7 +175,7 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
         const fpNow = fp;
         const lock = await acquireLock(cache.lockPath(fp), {
           signal,
-          onWait: (owner) => obs.stageWaiting?.(s.name, owner),
+          onWait: (owner, message) => obs.stageWaiting?.(s.name, owner, message),
           shouldStop: async () => (await cache.lookup(fpNow, 'size')).state === 'hit',
         });
         if (!lock) {
@@ -188,6 +188,7 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
           look = await cache.lookup(fp, verify);
           if (look.state === 'hit') return cachedOutcome(look.manifest, look.dir);
           if (look.state === 'corrupt') cache.evict(fp);
+          await cache.verifyInputs(inputs);
           const staging = cache.begin(fp);
           try {
             obs.stageStarted?.(s.name, s.kind.kind, fp);

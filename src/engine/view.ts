@@ -1,7 +1,13 @@
-import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { EmopipeError } from '../util/errors.js';
 import type { EntryManifest } from './cache.js';
+
+/** A run hash as recorded: 64 lowercase hex digits. Anything else read from disk names no path. */
+export function isRunHash(run: unknown): run is string {
+  return typeof run === 'string' && /^[0-9a-f]{64}$/.test(run);
+}
 
 /**
  * `artifacts/<run12>/<stage>/…`: links to the run's cache entry files, for people browsing
@@ -56,9 +62,26 @@ function pointLatest(artifactsDir: string, name: string): void {
   }
 }
 
+/**
+ * Delete `artifacts/<run12>/`. Refuses (E_UNSAFE_PATH) a run id that is not a run hash or a
+ * path that does not resolve to a directory directly inside `artifactsDir`, so a damaged or
+ * hostile registry record (`"run": "../victim"`) cannot delete anything else.
+ */
 export function removeRunView(artifactsDir: string, run: string): boolean {
-  const dir = join(artifactsDir, run.slice(0, 12));
-  if (!existsSync(dir)) return false;
+  if (!isRunHash(run)) throw new EmopipeError('E_UNSAFE_PATH', `run id ${JSON.stringify(run)} in the registry is not a run hash; its view is left alone`);
+  const root = resolve(artifactsDir);
+  const dir = resolve(root, run.slice(0, 12));
+  const rel = relative(root, dir);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) {
+    throw new EmopipeError('E_UNSAFE_PATH', `${dir} is not inside ${root}; not deleted`);
+  }
+  let isDir: boolean;
+  try {
+    isDir = lstatSync(dir).isDirectory(); // a symlink planted there is not followed
+  } catch {
+    return false;
+  }
+  if (!isDir) throw new EmopipeError('E_UNSAFE_PATH', `${dir} is not a run view directory; not deleted`);
   rmSync(dir, { recursive: true, force: true });
   return true;
 }

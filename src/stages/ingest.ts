@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
-import { downloadAndUnpack } from '../corpus/download.js';
+import { DEFAULT_DOWNLOAD_TIMEOUT_S, downloadAndUnpack, pathInDataDir } from '../corpus/download.js';
 import { writeManifest, type IngestReport, type Manifest, type ManifestRow } from '../corpus/manifest.js';
 import { ProbeCache } from '../corpus/probe-cache.js';
 import { mapLimit, probeWavFile } from '../corpus/probe.js';
@@ -36,7 +36,8 @@ export const ingestParamsSchema = Params({
     url: nullableString(`Archive (ZIP) to download, e.g. ${RAVDESS_DOWNLOAD.url}. Null: never download.`),
     md5: nullableString(`Expected MD5 of the archive (RAVDESS speech: ${RAVDESS_DOWNLOAD.md5}).`),
     sha256: nullableString('Expected SHA-256 of the archive (either checksum suffices; both are checked when given).'),
-    into: Type.String({ default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null.' }),
+    into: Type.String({ default: 'ravdess', description: 'Folder under the data directory (EMOPIPE_DATA, default ./data) to unpack into when `root` is null; must stay inside it.' }),
+    timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: DEFAULT_DOWNLOAD_TIMEOUT_S, description: 'Give up when the server sends nothing (no answer, or a stalled transfer) for this many seconds.' }),
   }, {
     additionalProperties: false,
     default: {},
@@ -68,7 +69,7 @@ const RAVDESS_HOWTO = (dir: string) =>
 function corpusDir(p: IngestParams, env: { resolvePath(p: string): string; dataDir: string }): string | undefined {
   if (p.root) return env.resolvePath(p.root);
   if (p.format === 'csv' && p.csv) return dirname(env.resolvePath(p.csv));
-  if (p.download.url) return join(env.dataDir, p.download.into);
+  if (p.download.url) return pathInDataDir(env.dataDir, p.download.into);
   return undefined;
 }
 
@@ -138,7 +139,7 @@ async function locateCorpus(ctx: StageContext<IngestParams>): Promise<{ scanned:
     }
     ctx.log.info(`${root} does not exist: downloading ${p.download.url}`);
     await downloadAndUnpack({ url: p.download.url, md5: p.download.md5, sha256: p.download.sha256 }, root, {
-      progress: ctx.progress, log: ctx.log, signal: ctx.signal,
+      progress: ctx.progress, log: ctx.log, signal: ctx.signal, dataDir: ctx.dataDir, timeoutS: p.download.timeout_s,
       howTo: p.format === 'ravdess' ? RAVDESS_HOWTO(root) : `Download ${p.download.url} by hand and unpack it into ${root}.`,
     });
   }
@@ -246,5 +247,7 @@ export const ingestKind: StageKind<IngestParams> = {
   inputs: [],
   module: import.meta.url,
   externalInputs,
+  // How long to wait for a server changes no output.
+  nonSemanticParams: ['download.timeout_s'],
   run,
 };

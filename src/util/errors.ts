@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'E_AUDIO_NON_FINITE'
   | 'E_INPUT_MISSING'
   | 'E_CACHE_CORRUPT'
+  | 'E_CACHE_WRITE'
+  | 'E_UNSAFE_PATH'
   | 'E_NOT_FOUND'
   | 'E_DOWNLOAD'
   | 'E_MODEL'

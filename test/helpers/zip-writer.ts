@@ -6,6 +6,10 @@ export interface ZipInput {
   data: Uint8Array;
   /** Default true. */
   deflate?: boolean;
+  /** Uncompressed size written into the headers (default: the true size); lets tests lie. */
+  declaredSize?: number;
+  /** Unix mode for the external attributes, e.g. 0o120777 for a symbolic link. */
+  unixMode?: number;
 }
 
 export function buildZip(files: ZipInput[]): Buffer {
@@ -24,17 +28,18 @@ export function buildZip(files: ZipInput[]): Buffer {
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(packed.length, 18);
-    local.writeUInt32LE(f.data.length, 22);
+    local.writeUInt32LE(f.declaredSize ?? f.data.length, 22);
     local.writeUInt16LE(name.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(f.unixMode !== undefined ? 0x0314 : 20, 4); // made by: Unix when a mode is given
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(0x800, 8);
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(packed.length, 20);
-    central.writeUInt32LE(f.data.length, 24);
+    central.writeUInt32LE(f.declaredSize ?? f.data.length, 24);
+    if (f.unixMode !== undefined) central.writeUInt32LE((f.unixMode << 16) >>> 0, 38);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, packed);
