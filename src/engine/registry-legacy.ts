@@ -64,7 +64,7 @@ export function readLegacyRuns(file: string): RunRecord[] {
   if (!validate(data)) {
     const err = validate.errors?.[0];
     const where = err?.instancePath ? `at ${err.instancePath}` : 'at the top level';
-    const expected = Array.isArray(data) ? 'an object {"runs": [...]}, found an array' : (err?.message ?? 'invalid');
+    const expected = Array.isArray(data) ? 'expected an object {"runs": [...]}, found an array' : (err?.message ?? 'invalid');
     throw new EmopipeError('E_REGISTRY_INVALID', `run registry has the wrong shape ${where}: ${expected}. ${recoveryHint(file)}`, { file });
   }
   return (data as { runs: RunRecord[] }).runs;
