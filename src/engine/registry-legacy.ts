@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
 import { EmopipeError } from '../util/errors.js';
 import type { RunRecord } from './registry.js';
 
@@ -60,6 +60,8 @@ export function readLegacyRuns(file: string): RunRecord[] {
   } catch (e) {
     throw new EmopipeError('E_REGISTRY_INVALID', `run registry is not valid JSON (${(e as Error).message}). ${recoveryHint(file)}`, { file, cause: e });
   }
+  // ajv loads in ~50 ms: only here, once, not on every open of the registry.
+  const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
   const validate = new Ajv({ allErrors: false, strict: false }).compile(LEGACY_SCHEMA);
   if (!validate(data)) {
     const err = validate.errors?.[0];
