@@ -139,13 +139,32 @@ function main(): void {
   const sweep = wall([bin, 'runs', '--experiment', `sweep-${Math.floor(N / 200)}`], full);
   const show = wall([bin, 'show', hex(Math.floor(N / 2), 'b').slice(0, 12)], full);
   const version = wall(['-e', ''], full);
+  const list50Empty = wall([bin, 'runs', '--limit', '50'], empty);
+  const inProcess = (fn: (r: Registry) => unknown) => {
+    const ms: number[] = [];
+    for (let i = 0; i < repeat; i++) {
+      const t = performance.now();
+      const r = new Registry(full);
+      fn(r);
+      r.close();
+      ms.push(performance.now() - t);
+    }
+    return median(ms);
+  };
+  const q50 = inProcess((r) => r.query({ limit: 50 }));
+  const qSorted = inProcess((r) => r.query({ sortBy: { metric: 'accuracy' }, limit: 50 }));
+  const qSweep = inProcess((r) => r.records({ experiment: `sweep-${Math.floor(N / 200)}` }));
+  const qPrefix = inProcess((r) => r.find(hex(Math.floor(N / 2), 'b').slice(0, 8)));
+  const qStage = inProcess((r) => r.lastStageRecord(template.pipeline, 'train'));
 
   console.log(`adding ${N} runs: ${(fillMs / 1000).toFixed(1)} s (${fmt(fillMs / N)} a run, in one process)`);
   console.log(`database: ${(bytes / 1e6).toFixed(1)} MB = ${(bytes / N / 1024).toFixed(2)} KiB a run; ${blobs.n} blobs, ${(blobs.bytes / 1e6).toFixed(1)} MB of them (resolved YAML and upstream stage records stored once)`);
   console.log(`registry time of a cached run (import + open + check + add): ${fmt(emptyReg)} with 0 runs, ${fmt(fullReg)} with ${N}`);
   console.log(`cached demo run, wall: ${fmt(emptyRun)} with 0 runs, ${fmt(fullRun)} with ${N} (node -e '' alone: ${fmt(version)})`);
+  console.log(`in the registry (open + query, in process): runs --limit 50 ${fmt(q50)}, sorted by accuracy ${fmt(qSorted)}, one experiment's 100 complete records ${fmt(qSweep)}, find by 8-char prefix ${fmt(qPrefix)}, lastStageRecord ${fmt(qStage)}`);
+  console.log(`runs --limit 50 with 0 runs (CLI start-up alone): ${fmt(list50Empty)}`);
   console.log(`runs --limit 50: ${fmt(list50)}   runs --sort accuracy --limit 50: ${fmt(sorted50)}   runs --experiment (100 runs): ${fmt(sweep)}   show PREFIX: ${fmt(show)}`);
-  console.log(`RESULT N=${N} registry_ms=${fullReg.toFixed(1)} cached_run_ms=${fullRun.toFixed(0)} runs_limit50_ms=${list50.toFixed(0)} bytes_per_run=${Math.round(bytes / N)}`);
+  console.log(`RESULT N=${N} registry_ms=${fullReg.toFixed(1)} runs_limit50_query_ms=${q50.toFixed(1)} cached_run_ms=${fullRun.toFixed(0)} runs_limit50_ms=${list50.toFixed(0)} bytes_per_run=${Math.round(bytes / N)}`);
   if (!keep) rmSync(work, { recursive: true, force: true });
 }
 
