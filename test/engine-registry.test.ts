@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Cache } from '../src/engine/cache.js';
@@ -171,6 +171,17 @@ test('a runs.json of the wrong shape is an error naming it; run, runs and gc ref
     assert.match(r.stderr, /runs\.db: not a readable run registry .*mv /, args.join(' '));
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   }
+  assert.equal(new Cache(rig.cacheDir).listEntries().length, entries, 'gc deleted nothing');
+  // The reported case: runs.json is `[]` (and no database yet).
+  for (const f of ['runs.db', 'runs.db-wal', 'runs.db-shm']) rmSync(join(rig.artifactsDir, f), { force: true });
+  writeFileSync(legacy, '[]');
+  rig.resetCounts();
+  for (const args of [['gc'], ['run', 'p.yaml', '--set', 'a.text=Other']]) {
+    const r = await rig.cli(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, /runs\.json: run registry has the wrong shape .*mv /, args.join(' '));
+  }
+  assert.deepEqual(rig.counts(), {}, 'run refused before computing anything it could not record');
   assert.equal(new Cache(rig.cacheDir).listEntries().length, entries, 'gc deleted nothing');
 }));
 
