@@ -6,7 +6,7 @@
  * all rows are in the table.
  * Usage: npm run bench:serve [-- --runs N --repeat R]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -58,8 +58,10 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 const dir = mkdtempSync(join(tmpdir(), 'emopipe-bench-serve-'));
 try {
   const artifactsDir = join(dir, 'artifacts');
-  await new Registry(artifactsDir).update((d) => { for (let i = 0; i < count; i++) d.runs.push(record(i)); });
-  const registryBytes = readFileSync(join(artifactsDir, 'runs.json')).length;
+  const registry = new Registry(artifactsDir);
+  for (let i = 0; i < count; i++) await registry.add(record(i));
+  registry.close();
+  const registryBytes = statSync(join(artifactsDir, 'runs.db')).size;
   const app = await buildServer({ artifactsDir, cacheDir: join(dir, 'cache') });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   try {

@@ -199,9 +199,11 @@ test('#11.9 waiting names the lock file and how to clear it; a fresh foreign loc
 
 test('#11.9 a run stuck on a foreign lock says which file; SIGTERM ends it (exit 130) like SIGINT', withRig(async (rig) => {
   rig.write('p.yaml', 'stages:\n  s:\n    uses: emit\n    with: { text: hi }\n');
-  // The registry lock held by a process of another host (a dead container), renewed just now.
-  mkdirSync(rig.artifactsDir, { recursive: true });
-  const lockFile = join(rig.artifactsDir, 'runs.json.lock');
+  // A stage's lock held by a process of another host (a dead container), renewed just now.
+  const first = lastJson((await rig.cli(['run', 'p.yaml', '--json'])).stdout);
+  const fp = first.stages[0].fingerprint as string;
+  rmSync(join(rig.cacheDir, 'entries', fp), { recursive: true });
+  const lockFile = join(rig.cacheDir, 'locks', `${fp}.lock`);
   writeFileSync(lockFile, JSON.stringify({ pid: 12345, host: 'old-container', time: Date.now(), token: 'x' }));
   const child = rig.spawn(['run', 'p.yaml']);
   const done = finished(child);

@@ -147,7 +147,7 @@ describe('API', () => {
 
   test('GET /api/experiments groups runs by their experiment', async () => {
     assert.deepEqual((await json('/api/experiments')).body, { experiments: [] });
-    const rec = JSON.parse(readFileSync(join(rig.artifactsDir, 'runs.json'), 'utf8')).runs[0] as RunRecord;
+    const rec = new Registry(rig.artifactsDir).list()[0]!;
     const fake: RunRecord[] = ['lr-sweep', 'lr-sweep', null].map((experiment, i) => ({ ...rec, run: `${i}`.repeat(64), experiment }) as RunRecord);
     const other = await buildServer({ artifactsDir: rig.artifactsDir, cacheDir: rig.cacheDir, runs: { list: () => fake, find: () => undefined } });
     try {
@@ -165,7 +165,7 @@ describe('API', () => {
     const live = await buildServer({ artifactsDir: dir, cacheDir: rig.cacheDir });
     try {
       assert.deepEqual((await live.inject({ url: '/api/runs' })).json(), { runs: [] });
-      const rec = JSON.parse(readFileSync(join(rig.artifactsDir, 'runs.json'), 'utf8')).runs[0] as RunRecord;
+      const rec = new Registry(rig.artifactsDir).list()[0]!;
       await registry.add(rec);
       assert.equal((await live.inject({ url: '/api/runs' })).json().runs.length, 1);
       await registry.add({ ...rec, run: 'ab'.repeat(32) });

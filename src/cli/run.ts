@@ -66,6 +66,7 @@ export function runJson(r: RunResult): unknown {
 }
 
 async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> {
+  new Registry(defaultLocations().artifactsDir).check(); // a broken registry fails now, not after the run
   const view = new ProgressView();
   const intr = interruptible(view);
   try {

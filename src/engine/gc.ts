@@ -27,17 +27,16 @@ export function collectGarbage(opts: { cacheDir: string; artifactsDir: string; k
   if (busy.length) throw new EmopipeError('E_USAGE', `a run is in progress (pid ${busy.join(', ')}); try gc again when it ends`);
   const cache = new Cache(opts.cacheDir);
   const registry = new Registry(opts.artifactsDir);
-  const runs = registry.list();
+  // An unreadable registry throws here: gc never mistakes it for an empty one. Ids that are not
+  // run hashes (a tampered registry) never name a path: they are listed and skipped.
   const invalidRuns: string[] = [];
   const order: string[] = [];
-  for (let i = runs.length - 1; i >= 0; i--) {
-    const id = runs[i]!.run;
-    if (!isRunHash(id)) invalidRuns.push(String(id));
-    else if (!order.includes(id)) order.push(id);
+  for (const id of registry.runHashesNewestFirst()) {
+    if (isRunHash(id)) order.push(id);
+    else invalidRuns.push(String(id));
   }
   const kept = new Set(opts.keepLast === undefined ? order : order.slice(0, Math.max(0, opts.keepLast)));
-  const referenced = new Set<string>();
-  for (const r of runs) if (kept.has(r.run)) for (const s of r.stages) if (s.fingerprint) referenced.add(s.fingerprint);
+  const referenced = registry.fingerprintsOf(kept);
 
   const dryRun = opts.dryRun ?? false;
   const removedEntries: GcResult['removedEntries'] = [];

@@ -7,7 +7,7 @@ export { planPipeline, explainChange, paramChanges, type StagePlan } from './sta
 export { fingerprintParts, fingerprintOf, semanticParams, type FingerprintParts } from './fingerprint.js';
 export { implementationVersion, moduleClosure } from './version.js';
 export { Cache, contentHashOf, hashDirectory, MANIFEST, type EntryManifest, type EntryFile } from './cache.js';
-export { Registry, type RunRecord, type StageRecord } from './registry.js';
+export { Registry, type RunRecord, type RunSummary, type RunQuery, type StageRecord } from './registry.js';
 export { collectGarbage, type GcResult } from './gc.js';
 export { describeEntry, type FileSummary } from './inspect.js';
 export { defaultLocations, defaultJobs } from './env.js';

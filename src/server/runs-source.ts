@@ -1,8 +1,6 @@
 /**
- * The server's only door to the run registry, so the storage behind it (lowdb today, SQLite
- * soon) can change in one place. Runs are looked up by validated ids only.
+ * The server's only door to the run registry, so the storage behind it (SQLite) can change in one place. Runs are looked up by validated ids only.
  */
-import { statSync } from 'node:fs';
 import { HttpError } from './http-error.js';
 import { Registry, type RunRecord, type StageRecord } from '../engine/registry.js';
 
@@ -17,37 +15,21 @@ export interface RunsSource {
 }
 
 /**
- * Runs from the registry in `artifactsDir`. The parsed list is kept while the registry file is
- * unchanged (same size, mtime and inode: writers replace it by rename), so a page view does not
- * re-parse megabytes of JSON per request: with 1,000 runs (~19 MB) that took ~0.3-0.6 s each.
+ * Runs from the registry in `artifactsDir`. The full list is kept while the number of recorded
+ * runs is unchanged (the registry only appends), so a page view does not rebuild 1,000 records per
+ * request; single runs are looked up through the registry's index.
  */
 export function registryRuns(artifactsDir: string): RunsSource {
   const registry = new Registry(artifactsDir);
-  let memo: { key: string; runs: RunRecord[] } | undefined;
+  let memo: { count: number; runs: RunRecord[] } | undefined;
   const list = (): RunRecord[] => {
-    let key: string;
-    try {
-      const st = statSync(registry.file);
-      key = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return registry.list();
-    }
-    if (memo?.key !== key) memo = { key, runs: registry.list() };
+    const count = registry.count();
+    if (memo?.count !== count) memo = { count, runs: registry.list() };
     return memo.runs;
   };
   return {
     list,
-    // Registry.find's rules (prefix of one hash, most recent record of it, or latest) on the kept list.
-    find: (id) => {
-      if (!RUN_ID.test(id)) return undefined;
-      const runs = list();
-      if (id === 'latest') return runs[runs.length - 1];
-      const hashes = new Set(runs.filter((r) => r.run.startsWith(id)).map((r) => r.run));
-      if (hashes.size !== 1) return undefined;
-      const [hash] = hashes;
-      for (let i = runs.length - 1; i >= 0; i--) if (runs[i]!.run === hash) return runs[i];
-      return undefined;
-    },
+    find: (id) => (RUN_ID.test(id) ? registry.tryFind(id) : undefined),
   };
 }
 

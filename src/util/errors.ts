@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_DOWNLOAD'
   | 'E_MODEL'
+  | 'E_REGISTRY_INVALID'
   | 'E_INTERRUPTED';
 
 export class EmopipeError extends Error {
