@@ -137,14 +137,19 @@ function speakerGenders(rows: readonly ManifestRow[]): Map<string, string> {
   return out;
 }
 
-/** Each gender's speakers shuffled, then taken in turn (male, female, male, …): a gender-balanced order. */
-function balancedOrder(speakers: readonly string[], gender: Map<string, string>, rng: Rng): string[] {
+/** Each gender's speakers (sorted, then shuffled by the rng), genders in name order. */
+function genderGroups(speakers: readonly string[], gender: Map<string, string>, rng: Rng): string[][] {
   const groups = new Map<string, string[]>();
   for (const s of [...speakers].sort(cmp)) {
     const g = gender.get(s) ?? 'unknown';
     groups.set(g, [...(groups.get(g) ?? []), s]);
   }
-  const lists = [...groups.keys()].sort(cmp).map((g) => rng.derive(`gender/${g}`).shuffle(groups.get(g)!));
+  return [...groups.keys()].sort(cmp).map((g) => rng.derive(`gender/${g}`).shuffle(groups.get(g)!));
+}
+
+/** Genders taken in turn (female, male, female, …): the first n of it are gender-balanced. */
+function balancedOrder(speakers: readonly string[], gender: Map<string, string>, rng: Rng): string[] {
+  const lists = genderGroups(speakers, gender, rng);
   const out: string[] = [];
   for (let i = 0; out.length < speakers.length; i++) for (const l of lists) if (i < l.length) out.push(l[i]!);
   return out;
@@ -168,7 +173,9 @@ export function speakerFolds(rows: readonly ManifestRow[], p: Pick<SplitParams, 
     return p.speaker_folds.map((f) => [...f].sort(cmp));
   }
   if (known.length < p.folds) throw new EmopipeError('E_PIPELINE_INVALID', `split: ${p.folds} folds need at least ${p.folds} speakers; the corpus has ${known.length}`);
-  const order = balancedOrder(known, speakerGenders(rows), rng.derive('kfold'));
+  // One gender after the other, dealt in turn: each fold gets its share of every gender
+  // (and, the count running on across genders, fold sizes differ by at most one).
+  const order = genderGroups(known, speakerGenders(rows), rng.derive('kfold')).flat();
   const folds: string[][] = Array.from({ length: p.folds }, () => []);
   order.forEach((s, i) => folds[i % p.folds]!.push(s));
   return folds.map((f) => f.sort(cmp));
