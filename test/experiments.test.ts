@@ -239,8 +239,8 @@ test('a 2×2 sweep over a matrix pipeline is four runs of one experiment; compar
   const text = await rig.cli(['compare', doc.experiment, '--html', 'cmp.html']);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split('\n');
-  assert.match(lines[0]!, /^run +experiment +a\.tags +b\.n +all\.accuracy \(mean ± std\)$/);
-  assert.match(lines[1]!, new RegExp(`^[0-9a-f]{12} +${doc.experiment} +\\["x","yz"\\] +\\d +[\\d.]+ ± 0\\.004$`));
+  assert.match(lines[0]!, /^run +a\.tags +b\.n +all\.accuracy \(mean ± std\)$/, 'one experiment: no experiment column');
+  assert.match(lines[1]!, /^[0-9a-f]{12} +\["x","yz"\] +\d +[\d.]+ ± 0\.004$/);
   assert.match(lines.at(-1)!, /sorted by all\.accuracy_mean/);
   const html = rig.read('cmp.html');
   assert.match(html, /<th class="param">b\.n<\/th>/);
@@ -250,6 +250,9 @@ test('a 2×2 sweep over a matrix pipeline is four runs of one experiment; compar
   // Runs can be named directly, and mixed with experiments; unknown refs are errors.
   const two = JSON.parse((await rig.cli(['compare', c.runs[0].run.slice(0, 10), 'latest', '--json'])).stdout);
   assert.equal(two.runs.length, 2);
+  const mixed = (await rig.cli(['compare', c.runs[0].run.slice(0, 10), 'latest'])).stdout;
+  assert.match(mixed, /^run +experiment /, 'mixed: the experiment column is shown');
+  assert.match(mixed, new RegExp(`^[0-9a-f]{12} +${doc.experiment} `, 'm'));
   assert.equal((await rig.cli(['compare', 'exp-nothere'])).code, 2);
   const bad = await rig.cli(['run', 'p.yaml', '--sweep', 'nostage.x=1,2']);
   assert.equal(bad.code, 2);

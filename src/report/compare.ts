@@ -29,10 +29,12 @@ export function metricColumns(c: Comparison): { key: string; title: string; std?
 /** Header and rows of the comparison table (also what the CLI prints). */
 export function comparisonTable(c: Comparison): { header: string[]; rows: string[][] } {
   const cols = metricColumns(c);
-  const header = ['run', ...(c.runs.some((r) => r.experiment) ? ['experiment'] : []), ...c.varied, ...cols.map((m) => m.title)];
+  // The experiment column only when the runs come from more than one (or from none and some).
+  const exp = new Set(c.runs.map((r) => r.experiment ?? '')).size > 1;
+  const header = ['run', ...(exp ? ['experiment'] : []), ...c.varied, ...cols.map((m) => m.title)];
   const rows = c.runs.map((r) => [
     r.run.slice(0, 12),
-    ...(c.runs.some((x) => x.experiment) ? [r.experiment ?? ''] : []),
+    ...(exp ? [r.experiment ?? ''] : []),
     ...c.varied.map((k) => cell(r.params[k])),
     ...cols.map((m) => {
       const v = r.metrics[m.key];
@@ -46,9 +48,9 @@ export function comparisonTable(c: Comparison): { header: string[]; rows: string
 const CSS = `
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.5em}
-table{border-collapse:collapse;margin:.5em 0}th,td{padding:.25em .6em;border:1px solid #ddd;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5em 0}th,td{padding:.25em .6em;border:1px solid #ddd;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#f6f6f6;text-align:left}th.param{background:#eef4fb}th.metric{background:#f3f9ee}th.sorted{text-decoration:underline}
-.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{max-width:100%;height:auto}.hint{color:#666;font-size:.9em}code{background:#f6f6f6;padding:0 .2em}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1em}figure{margin:0}.plot{max-width:100%;height:auto}.hint{color:#666;font-size:.9em}code{background:#f6f6f6;padding:0 .2em}
 `;
 
 export async function compareHtml(c: Comparison): Promise<string> {
@@ -67,15 +69,23 @@ export async function compareHtml(c: Comparison): Promise<string> {
   if (c.sortedBy) {
     const std = c.sortedBy.endsWith('_mean') ? c.sortedBy.slice(0, -5) + '_std' : undefined;
     for (const p of c.varied) {
+      // With two varied parameters, the other one colours the points.
+      const other = c.varied.length === 2 ? c.varied.find((v) => v !== p) : undefined;
       const pts = c.runs
         .filter((r) => typeof r.metrics[c.sortedBy!] === 'number')
         .map((r) => {
           const x = r.params[p];
           const sd = std ? r.metrics[std] : undefined;
-          return { run: r.run.slice(0, 12), x: typeof x === 'number' ? x : cell(x), y: r.metrics[c.sortedBy!] as number, ...(typeof sd === 'number' ? { std: sd } : {}) };
+          return {
+            run: r.run.slice(0, 12),
+            x: typeof x === 'number' ? x : cell(x),
+            y: r.metrics[c.sortedBy!] as number,
+            ...(typeof sd === 'number' ? { std: sd } : {}),
+            ...(other ? { group: cell(r.params[other]) } : {}),
+          };
         });
       if (!pts.length) continue;
-      const svg = await renderSvg(metricVsParamSpec(pts, p, c.sortedBy));
+      const svg = await renderSvg(metricVsParamSpec(pts, p, c.sortedBy, other));
       plots.push(`<figure><img class="plot" alt="${escapeHtml(`${c.sortedBy} against ${p}`)}" src="data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}"></figure>`);
     }
   }
@@ -88,9 +98,9 @@ export async function compareHtml(c: Comparison): Promise<string> {
 <p>${c.runs.length} runs of ${escapeHtml([...new Set(c.runs.map((r) => r.pipeline))].join(', '))}; sorted by <code>${escapeHtml(c.sortedBy ?? '(no metric)')}</code> ${c.ascending ? 'ascending' : 'descending'}.
 ${nParams ? '' : 'No parameter differs between these runs.'}</p>
 <h2>Runs</h2>
-<table><thead><tr>${th}</tr></thead><tbody>
+<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>
 ${body}
-</tbody></table>
+</tbody></table></div>
 <p class="hint">Blue columns: the parameters that differ between the runs; green: metrics (± the standard deviation over a matrix's instances where the run summarised folds).</p>
 ${plots.length ? `<h2>${escapeHtml(c.sortedBy ?? '')} against each varied parameter</h2><div class="plots">${plots.join('\n')}</div>` : ''}
 </body></html>

@@ -40,7 +40,7 @@ export function spreadSpec(rows: { metric: string; fold: string; value: number }
  * A metric against one parameter: one point per run (with ± std bars when the metric is a
  * fold mean), numeric parameters on a linear axis (log when they span more than 20×).
  */
-export function metricVsParamSpec(rows: { run: string; x: number | string; y: number; std?: number }[], param: string, metric: string): TopLevelSpec {
+export function metricVsParamSpec(rows: { run: string; x: number | string; y: number; std?: number; group?: string }[], param: string, metric: string, groupTitle?: string): TopLevelSpec {
   const numeric = rows.every((r) => typeof r.x === 'number');
   const xs = rows.map((r) => r.x).filter((x): x is number => typeof x === 'number' && x > 0);
   const log = numeric && xs.length === rows.length && Math.max(...xs) / Math.min(...xs) > 20;
@@ -60,6 +60,7 @@ export function metricVsParamSpec(rows: { run: string; x: number | string; y: nu
     encoding: {
       x,
       y: { field: 'y', type: 'quantitative', title: metric, scale: { zero: false } },
+      ...(groupTitle ? { color: { field: 'group', type: 'nominal', title: groupTitle } } : {}),
       tooltip: [{ field: 'run' }, { field: 'x', title: param }, { field: 'y', title: metric }],
     },
   });
