@@ -51,6 +51,16 @@ function load(rig: Rig, text: string, overrides: string[] = []) {
   return parsePipeline(text, { file: 'p.yaml', dir: rig.dir, defaultName: 'p' }, { kinds: rig.kinds, overrides });
 }
 
+function loadError2(fn: () => unknown): EmopipeError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof EmopipeError, String(e));
+    return e;
+  }
+  assert.fail('expected an error');
+}
+
 function loadError(rig: Rig, text: string): EmopipeError {
   try {
     load(rig, text);
@@ -85,6 +95,11 @@ test('expansion: instance names, typed and interpolated values, needs, fan-in', 
   assert.deepEqual(two.stages.find((s) => s.name === 'j@x=2,y=q')!.needs, ['a@x=2', 'b@y=q']);
   const bq = two.stages.find((s) => s.name === 'b@y=q')!;
   assert.deepEqual([bq.params.text, bq.params.upper], ['q-${x}', true], '$${ is a literal ${');
+
+  // --set STAGE.matrix.NAME changes a matrix's values.
+  const narrowed = load(rig, MATRIX, ['a.matrix.word=[green]']);
+  assert.deepEqual(narrowed.stages.filter((s) => s.template === 'a').map((s) => s.name), ['a@word=green,rep=1', 'a@word=green,rep=2']);
+  assert.match(loadError2(() => load(rig, MATRIX, ['a.matrix.word=3'])).format(), /^--set a\.matrix\.word=3: stages\.a\.matrix\.word: must be array/);
 
   // Selecting a matrix stage selects its instances; an instance selects itself and its needs.
   assert.deepEqual(selectStages(p, ['low']).stages.map((s) => s.name), [...A, ...inst('low')]);

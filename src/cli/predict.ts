@@ -51,7 +51,12 @@ function modelOfRun(ref: string): { modelDir: string; frontend: FrontendConfig }
   const resample = run.stages.find((s) => s.kind === 'resample');
   const mfcc = run.stages.find((s) => s.kind === 'mfcc');
   if (!resample || !mfcc) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no resample and mfcc stages to take the front end from`);
-  const train = run.stages.find((s) => s.kind === 'train');
+  const trains = run.stages.filter((s) => s.kind === 'train');
+  if (trains.length > 1) {
+    // A matrix run (k-fold CV) trained one model per instance: which one is the user's call.
+    throw new EmopipeError('E_USAGE', `run ${run.run.slice(0, 12)} trained ${trains.length} models (${trains.map((s) => s.name).join(', ')}); choose one with --model DIR (its output directory: \`emopipe show ${run.run.slice(0, 12)}\`)`);
+  }
+  const train = trains[0];
   if (!train || !train.outputDir) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
   if (!existsSync(train.outputDir)) {
     throw new EmopipeError('E_NOT_FOUND', `the model of run ${run.run.slice(0, 12)} is no longer in the cache (gc?): run \`emopipe reproduce ${run.run.slice(0, 12)}\``);

@@ -365,7 +365,9 @@ function applyOverrides(doc: Document, raw: Record<string, unknown>, overrides: 
         throw new EmopipeError('E_USAGE', `--set ${text}: no stage '${stage}' in this pipeline (stages: ${known}; or use seed=N)`);
       }
       if (rest.length === 0) throw new EmopipeError('E_USAGE', `--set ${text}: name a parameter, e.g. ${stage}.KEY=VALUE`);
-      docPath = ['stages', stage, 'with', ...rest];
+      // STAGE.matrix.NAME=[...] changes a matrix stage's values (no stage kind has a `matrix` param).
+      const isMatrix = rest[0] === 'matrix' && (stages[stage] as { matrix?: unknown }).matrix !== undefined;
+      docPath = isMatrix ? ['stages', stage, ...rest] : ['stages', stage, 'with', ...rest];
     }
     try {
       doc.setIn(docPath, doc.createNode(value));
