@@ -64,7 +64,7 @@ test('unknown stage kind lists the known ones, with its position', () => {
   assert.equal(e.code, 'E_UNKNOWN_STAGE_KIND');
   assert.equal(e.line, 3);
   assert.equal(e.column, 11);
-  assert.match(e.message, /unknown stage kind 'emitt' \(known: blob, emit, join, lower, noise, read, slow\)/);
+  assert.match(e.message, /unknown stage kind 'emitt' \(known: blob, emit, gather, join, lower, noise, read, slow\)/);
 });
 
 test('needs: naming an unknown stage is an error at that item', () => {

@@ -70,7 +70,12 @@ async function modelOfRun(ref: string): Promise<{ modelDir: string; frontend: Fr
   const loc = defaultLocations();
   const registry = new Registry(loc.artifactsDir);
   const run = registry.find(ref);
-  const train = run.stages.find((s) => s.kind === 'train');
+  const trains = run.stages.filter((s) => s.kind === 'train');
+  if (trains.length > 1) {
+    // A matrix run (k-fold CV) trained one model per instance: which one is the user's call.
+    throw new EmopipeError('E_USAGE', `run ${run.run.slice(0, 12)} trained ${trains.length} models (${trains.map((s) => s.name).join(', ')}); choose one with --model DIR (its output directory: \`emopipe show ${run.run.slice(0, 12)}\`)`);
+  }
+  const train = trains[0];
   if (!train || !train.fingerprint) throw new EmopipeError('E_NOT_FOUND', `run ${run.run.slice(0, 12)} has no train stage output`);
   const entry = await new Cache(loc.cacheDir).require(train.fingerprint, `the model of run ${run.run.slice(0, 12)}`, `run \`emopipe reproduce ${run.run.slice(0, 12)}\` to recompute it`);
   return { modelDir: entry.dir, frontend: readFrontend(entry.dir) };

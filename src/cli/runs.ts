@@ -9,6 +9,15 @@ import { formatSeconds, formatValue, shortDate, table } from './format.js';
 /** The number a run is judged by: an `accuracy` metric if any stage reports one, else the last stage's first metric. */
 export function headlineMetric(rec: Pick<RunRecord, 'metrics'>): string {
   const stages = Object.keys(rec.metrics ?? {});
+  // A fold summary: its test (else validation) accuracy, mean ± std over the instances.
+  for (const s of [...stages].reverse()) {
+    const m = rec.metrics[s]!;
+    for (const p of ['test_', '']) {
+      const mean = m[`${p}accuracy_mean`];
+      const std = m[`${p}accuracy_std`];
+      if (typeof mean === 'number' && typeof std === 'number') return `${p}accuracy=${formatValue(mean)}±${formatValue(std)} (${s})`;
+    }
+  }
   for (const s of [...stages].reverse()) {
     const v = rec.metrics[s]!['accuracy'];
     if (v !== undefined) return `accuracy=${formatValue(v)} (${s})`;
@@ -111,8 +120,10 @@ export function registerRunsCommands(program: Command): void {
       }
       const sort = flags.sort;
       const metric = (r: RunSummary) => (sort ? `${sort.metric}=${formatValue(metricValue(r, sort.metric) ?? '-')}` : headlineMetric(r));
-      const rows = runs.map((r) => [r.run.slice(0, 12), shortDate(r.startedAt), r.pipeline, r.status, metric(r)]);
-      process.stdout.write(table(rows, ['run', 'date', 'pipeline', 'status', 'metric']) + '\n');
+      // The experiment column appears once some run belongs to one (a --sweep).
+      const exp = runs.some((r) => r.experiment);
+      const rows = runs.map((r) => [r.run.slice(0, 12), shortDate(r.startedAt), r.pipeline, ...(exp ? [r.experiment ?? ''] : []), r.status, metric(r)]);
+      process.stdout.write(table(rows, ['run', 'date', 'pipeline', ...(exp ? ['experiment'] : []), 'status', 'metric']) + '\n');
     });
 
   program
@@ -130,6 +141,7 @@ export function registerRunsCommands(program: Command): void {
       out.push(`run       ${r.run}`);
       out.push(`pipeline  ${r.pipeline}  (${r.file})`);
       out.push(`date      ${shortDate(r.startedAt)}   status ${r.status}   ${formatSeconds(r.seconds)}`);
+      if (r.experiment) out.push(`experiment ${r.experiment}`);
       if (r.artifactsDir) out.push(`artifacts ${r.artifactsDir}`);
       out.push('', 'stages:');
       out.push(

@@ -19,6 +19,8 @@ export interface SplitFile {
   byLabel: Record<string, Record<SplitName, number>>;
   bySpeaker: Record<string, Record<SplitName, number>>;
   assignments: Record<string, SplitName>;
+  /** speaker_kfold: every fold's speakers (the same in every instance), and which one this split tests. */
+  kfold?: { folds: string[][]; fold: number };
 }
 
 export const SPLIT_FILE = 'split.json';

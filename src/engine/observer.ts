@@ -2,7 +2,7 @@ import type { Logger, ProgressReporter } from './stage.js';
 import type { LockOwner } from './lock.js';
 import type { EmopipeError } from '../util/errors.js';
 import type { EntryManifest } from './cache.js';
-import type { StageFacts } from './registry.js';
+import type { RunRecord, RunStatus, StageFacts } from './run-record.js';
 import type { StageResult } from './stage.js';
 
 /** What the run tells its observer about one stage (kept here, not in run.ts, so neither imports the other). */
@@ -10,6 +10,19 @@ export interface StageOutcome extends StageFacts {
   result: StageResult;
   error?: EmopipeError;
   manifest?: EntryManifest;
+}
+
+/** What a run returns (kept here too, so record.ts and run.ts do not import each other). */
+export interface RunResult {
+  run: string;
+  pipeline: string;
+  status: RunStatus;
+  seconds: number;
+  stages: StageOutcome[];
+  metrics: Record<string, Record<string, number | string | null>>;
+  /** The first stage failure (or the interruption), for the exit message. */
+  error?: EmopipeError;
+  record?: RunRecord;
 }
 
 /** What the engine tells its caller while running; the CLI renders it, tests may record it. */

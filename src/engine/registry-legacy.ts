@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { EmopipeError } from '../util/errors.js';
-import type { RunRecord } from './registry.js';
+import type { RunRecord } from './run-record.js';
 
 /**
  * The registry before SQLite: `artifacts/runs.json`, `{"runs": [RunRecord...]}` (lowdb). Read once

@@ -2,71 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmopipeError } from '../util/errors.js';
-import type { FingerprintParts } from './fingerprint.js';
 import { isCorruption, openRegistryDb, registryInvalid, type Db } from './registry-db.js';
 import { readLegacyRuns } from './registry-legacy.js';
 
-export type StageStatus = 'cached' | 'ran' | 'failed' | 'skipped' | 'interrupted';
-export type RunStatus = 'ok' | 'failed' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] = ['ok', 'failed', 'interrupted'];
-
-/** What a run knows of each stage, both in memory (StageOutcome) and on record (StageRecord). */
-export interface StageFacts {
-  name: string;
-  kind: string;
-  fingerprint: string | null;
-  contentHash: string | null;
-  status: StageStatus;
-  seconds: number;
-  outputDir: string | null;
-  /** Resolved params (with defaults), as run. */
-  params: Record<string, unknown>;
-  parts: FingerprintParts | null;
-}
-
-export interface StageRecord extends StageFacts {
-  metrics?: Record<string, number | string | null>;
-  summary?: string;
-  error?: string;
-}
-
-export interface RunRecord {
-  run: string;
-  pipeline: string;
-  /** The experiment (sweep) this run belongs to, if any. */
-  experiment?: string;
-  file: string;
-  pipelineDir: string;
-  startedAt: string;
-  seconds: number;
-  status: RunStatus;
-  seed: number;
-  resolvedYaml: string;
-  stages: StageRecord[];
-  metrics: Record<string, Record<string, number | string | null>>;
-  /** Human-friendly view: artifacts/<run12>/<stage>/ */
-  artifactsDir: string | null;
-}
-
-/** A run without its resolved YAML and stages: what listings need. */
-export type RunSummary = Pick<RunRecord, 'run' | 'pipeline' | 'experiment' | 'startedAt' | 'seconds' | 'status' | 'metrics'>;
-
-export interface RunQuery {
-  /** Run hash prefix (lower-case hex). */
-  prefix?: string;
-  pipeline?: string;
-  experiment?: string;
-  status?: RunStatus;
-  /** ISO-8601 time: runs started at or after it. */
-  since?: string;
-  /**
-   * Order by a numeric metric, best first: `stage.name`, or a bare `name` (the last stage that
-   * reports it, as `runs` shows). Runs without it come last. Default order: as recorded.
-   */
-  sortBy?: { metric: string; order?: 'asc' | 'desc' };
-  /** At most this many: the most recent ones, or the best ones when sorted. */
-  limit?: number;
-}
+export { RUN_STATUSES, type RunQuery, type RunRecord, type RunStatus, type RunSummary, type StageFacts, type StageRecord, type StageStatus } from './run-record.js';
+import type { RunQuery, RunRecord, RunStatus, RunSummary, StageRecord, StageStatus } from './run-record.js';
 
 interface RunRow {
   id: number;
