@@ -10,7 +10,10 @@ import type { StageKind } from '../src/engine/stage.js';
 import { clearVersionCache, implementationVersion, moduleClosure } from '../src/engine/version.js';
 import { sha256 } from '../src/util/hash.js';
 import { builtinStageKinds } from '../src/stages/index.js';
-import { emitKind, joinKind, noiseKind, stageKinds } from './fixtures/kinds.js';
+import { emitKind, gatherKind, joinKind, noiseKind, stageKinds } from './fixtures/kinds.js';
+import { expandOrThrow, findRefs, type StageTemplate } from '../src/engine/matrix.js';
+import { stageKey } from '../src/engine/stage-key.js';
+import { EmopipeError } from '../src/util/errors.js';
 import { mutations, sample } from './helpers/mutate.js';
 
 /**
@@ -121,4 +124,58 @@ test('every registered kind has a computable version that covers its module', ()
     assert.match(implementationVersion(k.module), /^[0-9a-f]{64}$/, k.kind);
     assert.ok(moduleClosure(k.module).length >= 1);
   }
+});
+
+/**
+ * The property over matrix instances: up (emit, matrix i: [1, 2]) → T@i=1, T@i=2 (the kind
+ * under test, fanned out) → g (gather, fans in). Keys are computed by the engine's own
+ * expansion and stageKey; every output is modelled as changing with its key.
+ */
+async function instanceKeys(kind: StageKind, params: Record<string, unknown>) {
+  const t = (name: string, k: StageKind, p: Record<string, unknown>, needs: string[], matrix?: Record<string, unknown[]>): StageTemplate => ({
+    name, kind: k, params: p, needs, refs: [], ...(matrix ? { matrix } : {}),
+  });
+  const up = { ...t('up', emitKind, {}, [], { i: [1, 2] }), params: { text: 'x${matrix.i}' } };
+  up.refs = findRefs(up.params, () => assert.fail('ref'));
+  const instances = expandOrThrow(
+    [up, t('t', kind, params, ['up']), t('g', gatherKind, resolveParams(gatherKind, {}), ['t'])],
+    (_c, path, message) => new EmopipeError('E_PIPELINE_INVALID', `${path.join('.')}: ${message}`),
+    (tpl, p) => (Object.assign(p, resolveParams(tpl.kind, p)), []),
+  );
+  const out = new Map<string, string>();
+  const keys: Record<string, string> = {};
+  const env = { seed: 0, resolvePath: (p: string) => p, dataDir: '/nonexistent' };
+  for (const s of instances) {
+    const k = s.kind.externalInputs ? { ...s, kind: { ...s.kind, externalInputs: async () => ({ files: 'fixed' }) } } : s;
+    const inputs = s.needs.map((n) => ({ name: n, kind: instances.find((x) => x.name === n)!.kind.kind, contentHash: out.get(n)! }));
+    const { fingerprint } = await stageKey(k, inputs, env);
+    keys[s.name] = fingerprint;
+    out.set(s.name, sha256('out:' + fingerprint));
+  }
+  return keys;
+}
+
+test('property over matrix instances: any parameter change of a fanned-out stage changes every instance and the fan-in, never upstream', async () => {
+  let checked = 0;
+  for (const kind of allKinds.filter((k) => !k.fanIn)) {
+    const base = baseParams(kind);
+    const before = await instanceKeys(kind, base);
+    assert.deepEqual(Object.keys(before), ['up@i=1', 'up@i=2', 't@i=1', 't@i=2', 'g'], kind.kind);
+    assert.notEqual(before['t@i=1'], before['t@i=2'], `${kind.kind}: instances share a key`);
+    const nonSemantic = new Set(kind.nonSemanticParams ?? []);
+    const { mutations: muts } = mutations(kind.paramsSchema, base, (p) => resolveParams(kind, p));
+    for (const m of muts) {
+      const after = await instanceKeys(kind, m.params);
+      const where = `${kind.kind}.${m.path.join('.')}`;
+      assert.equal(after['up@i=1'], before['up@i=1'], `${where}: upstream instance key changed`);
+      assert.equal(after['up@i=2'], before['up@i=2'], `${where}: upstream instance key changed`);
+      if (nonSemantic.has(m.path.join('.')) || nonSemantic.has(m.path[0]!)) {
+        assert.equal(after['t@i=1'], before['t@i=1'], `${where} is non-semantic but changed an instance key`);
+        continue;
+      }
+      for (const n of ['t@i=1', 't@i=2', 'g']) assert.notEqual(after[n], before[n], `${where}: ${n} key did not change`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 12, `only ${checked} parameters checked`);
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Cache } from '../engine/cache.js';
 import { defaultLocations } from '../engine/env.js';
 import { describeEntry } from '../engine/inspect.js';
+import { templateOf } from '../engine/matrix.js';
 import { Registry, type RunRecord } from '../engine/registry.js';
 import { EmopipeError } from '../util/errors.js';
 import { printJson } from './common.js';
@@ -15,14 +16,15 @@ interface Target {
 /** X = RUN:stage | stage of the latest run | run hash prefix | cache fingerprint prefix. */
 function resolveTargets(ref: string, registry: Registry, cache: Cache): Target[] {
   const stageTargets = (r: RunRecord, only?: string): Target[] => {
-    const stages = r.stages.filter((s) => (only === undefined || s.name === only) && s.fingerprint);
+    // A matrix stage's name (`train`) means all its instances (`train@fold=1` …).
+    const stages = r.stages.filter((s) => (only === undefined || s.name === only || templateOf(s.name) === only) && s.fingerprint);
     if (only !== undefined && !stages.length) throw new EmopipeError('E_NOT_FOUND', `run ${r.run.slice(0, 12)} has no stage '${only}' with an output`);
     return stages.map((s) => ({ label: `${s.name} (run ${r.run.slice(0, 12)})`, fingerprint: s.fingerprint! }));
   };
   const colon = ref.lastIndexOf(':');
   if (colon > 0) return stageTargets(registry.find(ref.slice(0, colon)), ref.slice(colon + 1));
   const latest = registry.tryFind('latest');
-  if (latest?.stages.some((s) => s.name === ref)) return stageTargets(latest, ref);
+  if (latest?.stages.some((s) => s.name === ref || templateOf(s.name) === ref)) return stageTargets(latest, ref);
   if (/^[0-9a-f]{4,64}$/i.test(ref)) {
     const run = registry.tryFind(ref);
     if (run) return stageTargets(run);

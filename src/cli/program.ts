@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, printError } from './common.js';
+import { registerCompareCommand } from './compare.js';
 import { registerGcCommand } from './gc.js';
 import { registerInspectCommand } from './inspect.js';
 import { registerPredictCommand } from './predict.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerStatusCommand(program);
   registerRunsCommands(program);
+  registerCompareCommand(program);
   registerInspectCommand(program);
   registerGcCommand(program);
   registerPredictCommand(program);

@@ -4,7 +4,9 @@ import { loadPipeline, parsePipeline, selectStages, type Pipeline } from '../eng
 import { defaultJobs, defaultLocations } from '../engine/env.js';
 import { Registry, type RunRecord } from '../engine/registry.js';
 import { runPipeline, type RunResult } from '../engine/run.js';
+import { viewDirName } from '../engine/view.js';
 import { EmopipeError } from '../util/errors.js';
+import { newExperimentId, parseSweep, sweepGrid } from '../engine/experiment.js';
 import { collect, positiveInt, printJson, printError } from './common.js';
 import { formatSeconds, formatValue, table } from './format.js';
 import { loadKinds } from './kinds.js';
@@ -12,6 +14,8 @@ import { ProgressView } from './progress.js';
 
 interface RunFlags {
   set: string[];
+  sweep?: string[];
+  experiment?: string;
   jobs?: number;
   json?: boolean;
   verifyCache?: boolean;
@@ -52,14 +56,16 @@ export function runJson(r: RunResult): unknown {
       status: s.status,
       seconds: Number(s.seconds.toFixed(3)),
       outputDir: s.outputDir,
+      ...(s.matrix ? { matrix: s.matrix } : {}),
       ...(s.error ? { error: s.error.format() } : {}),
     })),
     metrics: r.metrics,
+    ...(r.record?.experiment ? { experiment: r.record.experiment } : {}),
     ...(r.error ? { error: r.error.format() } : {}),
   };
 }
 
-async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> {
+async function execute(pipeline: Pipeline, flags: RunFlags, experiment?: string): Promise<RunResult> {
   const view = new ProgressView();
   const intr = interruptible(view);
   try {
@@ -69,6 +75,7 @@ async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> 
       signal: intr.signal,
       observer: view,
       verifyCache: flags.verifyCache,
+      experiment,
     });
     view.stop();
     const ran = result.stages.filter((s) => s.status === 'ran').length;
@@ -78,9 +85,11 @@ async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> 
     for (const [stage, m] of Object.entries(result.metrics)) {
       view.line(`  ${stage}: ${Object.entries(m).map(([k, v]) => `${k}=${formatValue(v)}`).join('  ')}`);
     }
+    // Fan-in stages (a fold summary) say it in words: mean ± std.
+    for (const s of result.stages) if (s.result.summary && pipeline.stages.find((x) => x.name === s.name)?.kind.fanIn) view.line(`${s.name}: ${s.result.summary}`);
     for (const s of result.stages) {
       if (!s.result.report || !s.outputDir) continue;
-      const base = result.record?.artifactsDir ? join(result.record.artifactsDir, s.name) : s.outputDir;
+      const base = result.record?.artifactsDir ? join(result.record.artifactsDir, viewDirName(s.name)) : s.outputDir;
       view.line(`${s.name} report: ${relativeIfInside(join(base, s.result.report))}`);
     }
     if (flags.json) printJson(runJson(result));
@@ -90,6 +99,30 @@ async function execute(pipeline: Pipeline, flags: RunFlags): Promise<RunResult> 
     intr.dispose();
     view.stop();
   }
+}
+
+/**
+ * `--sweep`: every combination of the swept values is one run (its `--set`s after the user's),
+ * run one after the other so each gets every core; all are recorded with one experiment id.
+ * Every grid point is loaded and validated before the first runs.
+ */
+async function runSweep(file: string, stages: string[], flags: RunFlags, kinds: Awaited<ReturnType<typeof loadKinds>>): Promise<void> {
+  const grid = sweepGrid((flags.sweep ?? []).map(parseSweep));
+  const pipelines = grid.map((sets) => ({ sets, pipeline: selectStages(loadPipeline(file, { kinds, overrides: [...flags.set, ...sets] }), stages) }));
+  const experiment = flags.experiment ?? newExperimentId();
+  const results: RunResult[] = [];
+  let worst = 0;
+  for (const [i, { sets, pipeline }] of pipelines.entries()) {
+    process.stderr.write(`── experiment ${experiment}: run ${i + 1}/${pipelines.length}  ${sets.join('  ')}\n`);
+    const r = await execute(pipeline, { ...flags, json: false }, experiment);
+    results.push(r);
+    const code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+    worst = Math.max(worst, code);
+    if (r.status === 'interrupted') break;
+  }
+  process.stderr.write(`experiment ${experiment}: ${results.length} run(s); compare them with: emopipe compare ${experiment}\n`);
+  if (flags.json) printJson({ experiment, runs: results.map((r, i) => ({ sets: pipelines[i]!.sets, ...(runJson(r) as object) })) });
+  process.exitCode = worst;
 }
 
 /** A path relative to the working directory when it lies below it (shorter to read and click). */
@@ -110,13 +143,19 @@ export function registerRunCommands(program: Command): void {
     .argument('<pipeline>', 'pipeline YAML file')
     .argument('[stages...]', 'stages to run (with their transitive needs)')
     .option('--set <key=value>', 'override a parameter: STAGE.KEY.SUB=VALUE (YAML value) or seed=N; repeatable', collect, [])
+    .option('--sweep <key=v1,v2>', 'run once per value (YAML values, comma-separated); repeatable: the grid of all combinations, recorded as one experiment', collect, [])
+    .option('--experiment <name>', 'record the run(s) under this experiment id (default for a sweep: a new exp-… id)')
     .option('-j, --jobs <n>', 'stages run at once, and worker threads per stage (default: CPU count)', positiveInt)
-    .option('--json', 'print one JSON document describing the run on stdout')
+    .option('--json', 'print one JSON document describing the run (a sweep: {experiment, runs}) on stdout')
     .option('--verify-cache', 're-hash every file of every cache hit (default: entries up to 32 MB)')
     .action(async (file: string, stages: string[], flags: RunFlags) => {
       const kinds = await loadKinds();
-      const pipeline = selectStages(loadPipeline(file, { kinds, overrides: flags.set }), stages);
-      await execute(pipeline, flags);
+      if (!flags.sweep?.length) {
+        const pipeline = selectStages(loadPipeline(file, { kinds, overrides: flags.set }), stages);
+        await execute(pipeline, flags, flags.experiment);
+        return;
+      }
+      await runSweep(file, stages, flags, kinds);
     });
 
   program

@@ -8,6 +8,15 @@ import { formatSeconds, formatValue, shortDate, table } from './format.js';
 /** The number a run is judged by: an `accuracy` metric if any stage reports one, else the last stage's first metric. */
 export function headlineMetric(rec: RunRecord): string {
   const stages = Object.keys(rec.metrics ?? {});
+  // A fold summary: its test (else validation) accuracy, mean ± std over the instances.
+  for (const s of [...stages].reverse()) {
+    const m = rec.metrics[s]!;
+    for (const p of ['test_', '']) {
+      const mean = m[`${p}accuracy_mean`];
+      const std = m[`${p}accuracy_std`];
+      if (typeof mean === 'number' && typeof std === 'number') return `${p}accuracy=${formatValue(mean)}±${formatValue(std)} (${s})`;
+    }
+  }
   for (const s of [...stages].reverse()) {
     const v = rec.metrics[s]!['accuracy'];
     if (v !== undefined) return `accuracy=${formatValue(v)} (${s})`;
@@ -66,15 +75,17 @@ export function registerRunsCommands(program: Command): void {
       let runs = registry().list();
       if (flags.limit) runs = runs.slice(-flags.limit);
       if (flags.json) {
-        printJson(runs.map((r) => ({ run: r.run, startedAt: r.startedAt, pipeline: r.pipeline, status: r.status, seconds: r.seconds, metrics: r.metrics })));
+        printJson(runs.map((r) => ({ run: r.run, startedAt: r.startedAt, pipeline: r.pipeline, status: r.status, seconds: r.seconds, metrics: r.metrics, ...(r.experiment ? { experiment: r.experiment } : {}) })));
         return;
       }
       if (!runs.length) {
         process.stdout.write('no runs recorded yet\n');
         return;
       }
-      const rows = runs.map((r) => [r.run.slice(0, 12), shortDate(r.startedAt), r.pipeline, r.status, headlineMetric(r)]);
-      process.stdout.write(table(rows, ['run', 'date', 'pipeline', 'status', 'metric']) + '\n');
+      // The experiment column appears once some run belongs to one (a --sweep).
+      const exp = runs.some((r) => r.experiment);
+      const rows = runs.map((r) => [r.run.slice(0, 12), shortDate(r.startedAt), r.pipeline, ...(exp ? [r.experiment ?? ''] : []), r.status, headlineMetric(r)]);
+      process.stdout.write(table(rows, ['run', 'date', 'pipeline', ...(exp ? ['experiment'] : []), 'status', 'metric']) + '\n');
     });
 
   program
@@ -92,6 +103,7 @@ export function registerRunsCommands(program: Command): void {
       out.push(`run       ${r.run}`);
       out.push(`pipeline  ${r.pipeline}  (${r.file})`);
       out.push(`date      ${shortDate(r.startedAt)}   status ${r.status}   ${formatSeconds(r.seconds)}`);
+      if (r.experiment) out.push(`experiment ${r.experiment}`);
       if (r.artifactsDir) out.push(`artifacts ${r.artifactsDir}`);
       out.push('', 'stages:');
       out.push(

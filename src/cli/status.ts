@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadPipeline, selectStages } from '../engine/config.js';
 import { defaultLocations } from '../engine/env.js';
-import { planPipeline } from '../engine/status.js';
+import { describeExpansion, planPipeline } from '../engine/status.js';
 import { collect, printJson } from './common.js';
 import { loadKinds } from './kinds.js';
 
@@ -21,6 +21,8 @@ export function registerStatusCommand(program: Command): void {
         printJson({ pipeline: pipeline.name, stages: plan });
         return;
       }
+      const expansion = describeExpansion(pipeline);
+      if (expansion.length) process.stdout.write(`matrix:\n${expansion.map((l) => `  ${l}\n`).join('')}\n`);
       const width = Math.max(...plan.map((p) => p.name.length));
       for (const p of plan) {
         const mark = p.state === 'cached' ? '•' : p.state === 'will run' ? '▶' : '?';

@@ -3,9 +3,11 @@ import { basename, dirname, extname, relative, resolve, isAbsolute } from 'node:
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parse as parseYaml, parseDocument, stringify, isMap, isSeq, isNode, isPair, isScalar, type Document } from 'yaml';
 import { EmopipeError, type ErrorCode } from '../util/errors.js';
+import { canonicalJson } from '../util/hash.js';
 import type { StageKind } from './stage.js';
 import type { KindRegistry } from './kinds.js';
 import { orderStages } from './graph.js';
+import { expandTemplates, findRefs, templateParams, type StageTemplate } from './matrix.js';
 
 /** One stage of a loaded pipeline, with its parameters validated and defaults filled in. */
 export interface StageSpec {
@@ -13,6 +15,19 @@ export interface StageSpec {
   kind: StageKind;
   params: Record<string, unknown>;
   needs: string[];
+  /** The stage as written in the file; differs from `name` for matrix instances (`train@fold=2` of `train`). */
+  template?: string;
+  /** A matrix instance's values (own and inherited), e.g. {fold: 2}; absent or {} otherwise. */
+  matrix?: Record<string, unknown>;
+}
+
+/** A stage as written (matrix and `${matrix.*}` references kept), for the resolved YAML. */
+export interface TemplateRecord {
+  name: string;
+  uses: string;
+  needs: string[];
+  matrix?: Record<string, unknown[]>;
+  with: Record<string, unknown>;
 }
 
 export interface Pipeline {
@@ -22,8 +37,10 @@ export interface Pipeline {
   file: string;
   /** Directory that relative paths in params are resolved against. */
   dir: string;
-  /** Stages in dependency order (needs before dependants; file order otherwise). */
+  /** Stages in dependency order (needs before dependants; file order otherwise); matrix stages expanded into instances. */
   stages: StageSpec[];
+  /** The stages as written, for resolvedYaml (absent in hand-built pipelines: stages are used). */
+  templates?: TemplateRecord[];
 }
 
 export interface LoadOptions {
@@ -54,6 +71,12 @@ const PIPELINE_SCHEMA = {
           description: { type: 'string' },
           needs: { type: 'array', items: { type: 'string' }, uniqueItems: true },
           with: { type: 'object' },
+          matrix: {
+            type: 'object',
+            minProperties: 1,
+            propertyNames: { pattern: STAGE_NAME },
+            additionalProperties: { type: 'array', minItems: 1 },
+          },
         },
       },
     },
@@ -255,10 +278,10 @@ export function parsePipeline(
   if (!validatePipelineShape(raw)) errors.push(...ajvErrorsToEmopipe(validatePipelineShape.errors ?? [], [], loc, 'E_PIPELINE_INVALID'));
   const stagesObj = raw.stages && typeof raw.stages === 'object' && !Array.isArray(raw.stages) ? (raw.stages as Record<string, unknown>) : {};
   const names = Object.keys(stagesObj);
-  const specs: StageSpec[] = [];
+  const specs: StageTemplate[] = [];
   for (const name of names) {
     // Stages whose own shape is broken were reported above; check the rest fully.
-    const s = stagesObj[name] as { uses?: unknown; needs?: unknown; with?: unknown } | null;
+    const s = stagesObj[name] as { uses?: unknown; needs?: unknown; with?: unknown; matrix?: unknown } | null;
     if (!s || typeof s !== 'object' || typeof s.uses !== 'string') continue;
     const kind = opts.kinds.get(s.uses);
     if (!kind) {
@@ -272,12 +295,17 @@ export function parsePipeline(
       else if (n === name) errors.push(loc.error('E_PIPELINE_CYCLE', ['stages', name, 'needs', i], `cycle: ${name} -> ${name}`));
     });
     const params = structuredClone(s.with && typeof s.with === 'object' && !Array.isArray(s.with) ? s.with : {}) as Record<string, unknown>;
-    const validate = paramValidator(kind);
-    if (!validate(params)) {
-      errors.push(...ajvErrorsToEmopipe(validate.errors ?? [], ['stages', name, 'with'], loc, 'E_PIPELINE_INVALID'));
-      continue;
+    const matrix = s.matrix && typeof s.matrix === 'object' && !Array.isArray(s.matrix) ? (s.matrix as Record<string, unknown[]>) : undefined;
+    // Params holding ${matrix.*} are validated per instance, once the values are in.
+    const refs = findRefs(params, (path, message) => errors.push(loc.error('E_PIPELINE_INVALID', ['stages', name, 'with', ...path], message)));
+    if (!refs.length) {
+      const validate = paramValidator(kind);
+      if (!validate(params)) {
+        errors.push(...ajvErrorsToEmopipe(validate.errors ?? [], ['stages', name, 'with'], loc, 'E_PIPELINE_INVALID'));
+        continue;
+      }
     }
-    specs.push({ name, kind, params, needs: [...new Set(needs)] });
+    specs.push({ name, kind, params, needs: [...new Set(needs)], refs, ...(matrix ? { matrix } : {}) });
   }
   if (errors.length) throw combine(errors);
 
@@ -294,8 +322,33 @@ export function parsePipeline(
   if (errors.length) throw combine(errors);
 
   const ordered = orderStages(specs, (cycle) => loc.error('E_PIPELINE_CYCLE', ['stages', cycle[0]!, 'needs'], `cycle: ${cycle.join(' -> ')}`));
+  const { stages, templates } = expandMatrices(ordered, loc);
   const seed = (raw.seed as number | undefined) ?? 0;
-  return { name: (raw.name as string | undefined) ?? where.defaultName, seed, file: where.file, dir: where.dir, stages: ordered };
+  return { name: (raw.name as string | undefined) ?? where.defaultName, seed, file: where.file, dir: where.dir, stages, templates };
+}
+
+/** Matrix stages and their dependants become instances (see matrix.ts); errors point into the file. */
+function expandMatrices(ordered: StageTemplate[], loc: Locator): { stages: StageSpec[]; templates: TemplateRecord[] } {
+  const { instances, errors } = expandTemplates(ordered, (code, path, message, atKey) => loc.error(code, path, message, atKey), (t, params, instance) => {
+    const validate = paramValidator(t.kind);
+    if (validate(params)) return [];
+    return ajvErrorsToEmopipe(validate.errors ?? [], ['stages', t.name, 'with'], loc, 'E_PIPELINE_INVALID').map(
+      (e) => new EmopipeError(e.code, `${e.message} (in instance ${instance})`, { file: e.file, line: e.line, column: e.column }),
+    );
+  });
+  if (errors.length) throw combine(errors);
+  const stages: StageSpec[] = instances.map((i) => ({
+    name: i.name,
+    kind: i.kind,
+    params: i.params,
+    needs: i.needs,
+    ...(i.name !== i.template ? { template: i.template, matrix: i.matrix } : {}),
+  }));
+  const templates = ordered.map((t): TemplateRecord => {
+    const first = instances.find((i) => i.template === t.name)!;
+    return { name: t.name, uses: t.kind.kind, needs: t.needs, ...(t.matrix ? { matrix: t.matrix } : {}), with: templateParams(t, first.params) };
+  });
+  return { stages, templates };
 }
 
 /** Apply `--set`s to the YAML document, remembering which paths they touched (for error messages). */
@@ -326,13 +379,20 @@ function applyOverrides(doc: Document, raw: Record<string, unknown>, overrides: 
 /** The pipeline as it will run (defaults filled, overrides applied), as YAML: what runs record. */
 export function resolvedYaml(p: Pipeline): string {
   const stages: Record<string, unknown> = {};
-  for (const s of p.stages) {
-    stages[s.name] = { uses: s.kind.kind, ...(s.needs.length ? { needs: s.needs } : {}), with: s.params };
+  if (p.templates) {
+    for (const t of p.templates) {
+      stages[t.name] = { uses: t.uses, ...(t.needs.length ? { needs: t.needs } : {}), ...(t.matrix ? { matrix: t.matrix } : {}), with: t.with };
+    }
+  } else {
+    for (const s of p.stages) stages[s.name] = { uses: s.kind.kind, ...(s.needs.length ? { needs: s.needs } : {}), with: s.params };
   }
   return stringify({ name: p.name, seed: p.seed, stages }, { lineWidth: 0 });
 }
 
-/** Only the named stages and everything they need (like `dvc repro STAGE`). */
+/**
+ * Only the named stages and everything they need (like `dvc repro STAGE`). A matrix stage's
+ * name selects all its instances; an instance name (`train@fold=2`) selects that one.
+ */
 export function selectStages(p: Pipeline, targets: readonly string[]): Pipeline {
   if (!targets.length) return p;
   const byName = new Map(p.stages.map((s) => [s.name, s]));
@@ -343,8 +403,28 @@ export function selectStages(p: Pipeline, targets: readonly string[]): Pipeline 
     for (const d of byName.get(n)!.needs) visit(d);
   };
   for (const t of targets) {
-    if (!byName.has(t)) throw new EmopipeError('E_USAGE', `no stage '${t}' in ${p.file} (stages: ${p.stages.map((s) => s.name).join(', ')})`);
-    visit(t);
+    const named = byName.has(t) ? [t] : p.stages.filter((s) => s.template === t).map((s) => s.name);
+    if (!named.length) throw new EmopipeError('E_USAGE', `no stage '${t}' in ${p.file} (stages: ${[...new Set(p.stages.map((s) => s.template ?? s.name))].join(', ')})`);
+    named.forEach(visit);
   }
-  return { ...p, stages: p.stages.filter((s) => keep.has(s.name)) };
+  const stages = p.stages.filter((s) => keep.has(s.name));
+  return { ...p, stages, ...(p.templates ? { templates: narrowTemplates(p.templates, stages) } : {}) };
+}
+
+/** Templates of the kept stages, each own matrix cut to the values some kept instance has. */
+function narrowTemplates(templates: TemplateRecord[], kept: StageSpec[]): TemplateRecord[] {
+  const out: TemplateRecord[] = [];
+  for (const t of templates) {
+    const mine = kept.filter((s) => (s.template ?? s.name) === t.name);
+    if (!mine.length) continue;
+    if (!t.matrix) {
+      out.push(t);
+      continue;
+    }
+    const matrix = Object.fromEntries(
+      Object.entries(t.matrix).map(([dim, values]) => [dim, values.filter((v) => mine.some((s) => canonicalJson(s.matrix?.[dim]) === canonicalJson(v)))]),
+    );
+    out.push({ ...t, matrix });
+  }
+  return out;
 }

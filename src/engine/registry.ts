@@ -21,6 +21,8 @@ export interface StageFacts {
   /** Resolved params (with defaults), as run. */
   params: Record<string, unknown>;
   parts: FingerprintParts | null;
+  /** A matrix instance's values (e.g. {fold: 2}); absent for stages that are not fanned out. */
+  matrix?: Record<string, unknown>;
 }
 
 export interface StageRecord extends StageFacts {
@@ -43,6 +45,8 @@ export interface RunRecord {
   metrics: Record<string, Record<string, number | string | null>>;
   /** Human-friendly view: artifacts/<run12>/<stage>/ */
   artifactsDir: string | null;
+  /** The experiment (a `--sweep` grid) this run belongs to. */
+  experiment?: string;
 }
 
 interface Data {

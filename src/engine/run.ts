@@ -4,15 +4,16 @@ import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
-import { Rng } from '../util/rng.js';
 import { Cache, contentHashOf, hashDirectory, type EntryManifest } from './cache.js';
-import { resolvedYaml, type Pipeline, type StageSpec } from './config.js';
-import { fingerprintOf, fingerprintParts, type FingerprintParts } from './fingerprint.js';
+import type { Pipeline, StageSpec } from './config.js';
+import { stageContext, type ContextEnv } from './context.js';
+import type { FingerprintParts } from './fingerprint.js';
 import { acquireLock } from './lock.js';
-import { silentLogger, silentProgress, type RunObserver } from './observer.js';
-import { Registry, type RunRecord, type RunStatus, type StageFacts, type StageStatus } from './registry.js';
-import type { StageContext, StageInput, StageResult } from './stage.js';
-import { writeRunView } from './view.js';
+import type { RunObserver } from './observer.js';
+import { recordRun } from './record.js';
+import type { RunRecord, RunStatus, StageFacts, StageStatus } from './registry.js';
+import type { StageInput, StageResult } from './stage.js';
+import { stageKey, type KeyEnv } from './stage-key.js';
 import { markActive } from './active.js';
 
 export interface EngineOptions {
@@ -32,6 +33,8 @@ export interface EngineOptions {
   noCache?: boolean;
   /** Record the run in the registry and write artifacts/<run>/ (default: true unless noCache). */
   record?: boolean;
+  /** Experiment id recorded with the run (the runs of one `--sweep` share it). */
+  experiment?: string;
 }
 
 export interface StageOutcome extends StageFacts {
@@ -92,11 +95,25 @@ export function resolvePathFrom(dir: string): (p: string) => string {
   return (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
 }
 
+/** An upstream stage's finished output, as its dependants see it. */
 interface Resolved {
   name: string;
   kind: string;
   contentHash: string;
   dir: string;
+  matrix?: Record<string, unknown>;
+}
+
+/** Everything one stage execution needs besides the stage itself. */
+interface StageEnv {
+  cache: Cache;
+  keyEnv: KeyEnv;
+  ctxEnv: ContextEnv;
+  observer: RunObserver;
+  signal?: AbortSignal;
+  verifyCache: boolean;
+  /** `reproduce --verify`: compute into this scratch dir, bypassing the cache. */
+  scratch?: string;
 }
 
 /**
@@ -113,22 +130,8 @@ export async function runPipeline(pipeline: Pipeline, opts: EngineOptions): Prom
   }
 }
 
-async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
-  const t0 = performance.now();
-  const startedAt = new Date().toISOString();
-  const cache = new Cache(opts.cacheDir);
-  const record = opts.record ?? !opts.noCache;
-  const obs = opts.observer ?? {};
-  const signal = opts.signal;
-  const jobs = Math.max(1, Math.floor(opts.jobs));
-  const resolvePath = resolvePathFrom(pipeline.dir);
-  const scratch = opts.noCache ? (mkdirSync(cache.tmpDir, { recursive: true }), mkdtempSync(join(cache.tmpDir, `verify.${process.pid}.`))) : undefined;
-
-  const queue = new PQueue({ concurrency: jobs });
-  const outcomes = new Map<string, Promise<StageOutcome>>();
-  let stop = false;
-
-  const blank = (s: StageSpec, status: StageStatus): StageOutcome => ({
+function blankOutcome(s: StageSpec, status: StageStatus): StageOutcome {
+  return {
     name: s.name,
     kind: s.kind.kind,
     fingerprint: null,
@@ -138,114 +141,33 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
     outputDir: null,
     params: s.params,
     parts: null,
+    ...(s.matrix ? { matrix: s.matrix } : {}),
     result: {},
-  });
+  };
+}
 
-  const execute = async (s: StageSpec, ups: Resolved[]): Promise<StageOutcome> => {
-    const started = performance.now();
-    let parts: FingerprintParts | null = null;
-    let fp: string | null = null;
-    try {
-      const external = s.kind.externalInputs ? await s.kind.externalInputs(s.params, { resolvePath, dataDir: opts.dataDir }) : undefined;
-      parts = fingerprintParts(s.kind, s.params, pipeline.seed, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash })), external);
-      fp = fingerprintOf(parts);
-      const base = { ...blank(s, 'ran'), fingerprint: fp, parts };
-      const inputs: StageInput[] = ups.map((u) => ({ name: u.name, kind: u.kind, dir: u.dir }));
-
-      if (scratch) {
-        const outDir = join(scratch, s.name);
-        mkdirSync(outDir);
-        obs.stageStarted?.(s.name, s.kind.kind, fp);
-        const result = (await raceAbort(Promise.resolve(s.kind.run(makeContext(s, inputs, outDir))), signal)) ?? {};
-        const files = await hashDirectory(outDir);
-        return { ...base, contentHash: contentHashOf(files), outputDir: outDir, result, seconds: (performance.now() - started) / 1000 };
-      }
-
-      const verify = opts.verifyCache ? 'full' : 'auto';
-      const cachedOutcome = (m: EntryManifest, dir: string): StageOutcome => ({
-        ...base,
-        status: 'cached',
-        contentHash: m.contentHash,
-        outputDir: dir,
-        result: m.result ?? {},
-        manifest: m,
-        seconds: (performance.now() - started) / 1000,
-      });
-      let look = await cache.lookup(fp, verify);
-      if (look.state === 'hit') return cachedOutcome(look.manifest, look.dir);
-      if (look.state === 'corrupt') obs.warn?.(`cache entry ${fp.slice(0, 12)} of stage ${s.name} is corrupt (${look.reason}); recomputing`);
-
-      for (;;) {
-        const fpNow = fp;
-        const lock = await acquireLock(cache.lockPath(fp), {
-          signal,
-          onWait: (owner) => obs.stageWaiting?.(s.name, owner),
-          shouldStop: async () => (await cache.lookup(fpNow, 'size')).state === 'hit',
-        });
-        if (!lock) {
-          look = await cache.lookup(fp, verify);
-          if (look.state === 'hit') return cachedOutcome(look.manifest, look.dir);
-          continue;
-        }
-        try {
-          // Someone may have published while we waited for the lock.
-          look = await cache.lookup(fp, verify);
-          if (look.state === 'hit') return cachedOutcome(look.manifest, look.dir);
-          if (look.state === 'corrupt') cache.evict(fp);
-          const staging = cache.begin(fp);
-          try {
-            obs.stageStarted?.(s.name, s.kind.kind, fp);
-            const ranAt = performance.now();
-            const result = (await raceAbort(Promise.resolve(s.kind.run(makeContext(s, inputs, staging.dir))), signal)) ?? {};
-            const seconds = (performance.now() - ranAt) / 1000;
-            const manifest = await cache.publish(staging, { stage: s.name, kind: s.kind.kind, seconds, result });
-            return { ...base, contentHash: manifest.contentHash, outputDir: cache.entryDir(fp), result, manifest, seconds: (performance.now() - started) / 1000 };
-          } catch (e) {
-            cache.discard(staging);
-            throw e;
-          }
-        } finally {
-          lock.release();
-        }
-      }
-    } catch (e) {
-      const err = stageError(s.name, e);
-      const status: StageStatus = err.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed';
-      return { ...blank(s, status), fingerprint: fp, parts, error: err, seconds: (performance.now() - started) / 1000 };
-    }
+/** Planning and scheduling: each stage starts once its needs are done, at most `jobs` at once. */
+async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const cache = new Cache(opts.cacheDir);
+  const signal = opts.signal;
+  const jobs = Math.max(1, Math.floor(opts.jobs));
+  const resolvePath = resolvePathFrom(pipeline.dir);
+  const scratch = opts.noCache ? (mkdirSync(cache.tmpDir, { recursive: true }), mkdtempSync(join(cache.tmpDir, `verify.${process.pid}.`))) : undefined;
+  const env: StageEnv = {
+    cache,
+    keyEnv: { seed: pipeline.seed, resolvePath, dataDir: opts.dataDir },
+    ctxEnv: { seed: pipeline.seed, pipelineDir: pipeline.dir, dataDir: opts.dataDir, jobs, signal, observer: opts.observer, resolvePath },
+    observer: opts.observer ?? {},
+    signal,
+    verifyCache: opts.verifyCache ?? false,
+    scratch,
   };
 
-  const makeContext = (s: StageSpec, inputs: StageInput[], outDir: string): StageContext<Record<string, unknown>> => {
-    const findInputs = (kind: string) => inputs.filter((i) => i.kind === kind);
-    return {
-      stageName: s.name,
-      params: structuredClone(s.params),
-      inputs,
-      input(kind: string) {
-        const found = findInputs(kind);
-        if (found.length === 1) return found[0]!;
-        throw new EmopipeError(
-          'E_INPUT_MISSING',
-          found.length === 0
-            ? `stage ${s.name} needs an input of kind '${kind}' (its needs: ${s.needs.join(', ') || 'none'})`
-            : `stage ${s.name} has ${found.length} inputs of kind '${kind}'; expected one`,
-        );
-      },
-      maybeInput(kind: string) {
-        return findInputs(kind)[0];
-      },
-      outDir,
-      rng: new Rng(`${pipeline.seed}/${s.name}`),
-      progress: obs.progress?.(s.name) ?? silentProgress,
-      log: obs.logger?.(s.name) ?? silentLogger,
-      signal: signal ?? new AbortController().signal,
-      jobs,
-      dataDir: opts.dataDir,
-      pipelineDir: pipeline.dir,
-      resolvePath,
-    };
-  };
-
+  const queue = new PQueue({ concurrency: jobs });
+  const outcomes = new Map<string, Promise<StageOutcome>>();
+  let stop = false;
   for (const s of pipeline.stages) {
     const deps = s.needs.map((n) => outcomes.get(n)!);
     outcomes.set(
@@ -253,14 +175,14 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
       (async () => {
         const ups = await Promise.all(deps);
         if (stop || signal?.aborted || ups.some((u) => u.status !== 'cached' && u.status !== 'ran')) {
-          return blank(s, signal?.aborted ? 'interrupted' : 'skipped');
+          return blankOutcome(s, signal?.aborted ? 'interrupted' : 'skipped');
         }
         const out = await queue.add(async () => {
-          if (stop || signal?.aborted) return blank(s, signal?.aborted ? 'interrupted' : 'skipped');
-          return execute(s, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash!, dir: u.outputDir! })));
+          if (stop || signal?.aborted) return blankOutcome(s, signal?.aborted ? 'interrupted' : 'skipped');
+          return executeStage(s, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash!, dir: u.outputDir!, ...(u.matrix ? { matrix: u.matrix } : {}) })), env);
         });
         if (out.status === 'failed' || out.status === 'interrupted') stop = true;
-        obs.stageFinished?.(out);
+        env.observer.stageFinished?.(out);
         return out;
       })(),
     );
@@ -272,9 +194,8 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
   const status: RunStatus = signal?.aborted ? 'interrupted' : failure ? 'failed' : 'ok';
   const metrics: RunResult['metrics'] = {};
   for (const o of stages) if (o.result.metrics && Object.keys(o.result.metrics).length) metrics[o.name] = o.result.metrics;
-  const run = runHash(pipeline.name, stages);
   const result: RunResult = {
-    run,
+    run: runHash(pipeline.name, stages),
     pipeline: pipeline.name,
     status,
     seconds: (performance.now() - t0) / 1000,
@@ -282,42 +203,89 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
     metrics,
     ...(failure?.error ? { error: failure.error } : signal?.aborted ? { error: interrupted() } : {}),
   };
-
-  if (record) {
-    let artifactsDir: string | null = null;
-    if (status === 'ok') {
-      const view = stages.filter((o) => o.manifest && o.outputDir).map((o) => ({ name: o.name, dir: o.outputDir!, manifest: o.manifest! }));
-      artifactsDir = writeRunView(opts.artifactsDir, run, view);
-    }
-    const rec: RunRecord = {
-      run,
-      pipeline: pipeline.name,
-      file: pipeline.file,
-      pipelineDir: pipeline.dir,
-      startedAt,
-      seconds: result.seconds,
-      status,
-      seed: pipeline.seed,
-      resolvedYaml: resolvedYaml(pipeline),
-      stages: stages.map((o) => ({
-        name: o.name,
-        kind: o.kind,
-        fingerprint: o.fingerprint,
-        contentHash: o.contentHash,
-        status: o.status,
-        seconds: o.seconds,
-        outputDir: o.outputDir,
-        params: o.params,
-        parts: o.parts,
-        ...(o.result.metrics ? { metrics: o.result.metrics } : {}),
-        ...(o.result.summary ? { summary: o.result.summary } : {}),
-        ...(o.error ? { error: o.error.format() } : {}),
-      })),
-      metrics,
-      artifactsDir,
-    };
-    await new Registry(opts.artifactsDir).add(rec);
-    result.record = rec;
+  if (opts.record ?? !opts.noCache) {
+    result.record = await recordRun(pipeline, result, { artifactsDir: opts.artifactsDir, startedAt, experiment: opts.experiment });
   }
   return result;
+}
+
+/** One stage: compute its key, then reuse or compute its output (or, verifying, recompute it). */
+async function executeStage(s: StageSpec, ups: Resolved[], env: StageEnv): Promise<StageOutcome> {
+  const started = performance.now();
+  let parts: FingerprintParts | null = null;
+  let fp: string | null = null;
+  try {
+    ({ parts, fingerprint: fp } = await stageKey(s, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash })), env.keyEnv));
+    const base: StageOutcome = { ...blankOutcome(s, 'ran'), fingerprint: fp, parts };
+    const inputs: StageInput[] = ups.map((u) => ({ name: u.name, kind: u.kind, dir: u.dir, ...(u.matrix ? { matrix: u.matrix } : {}) }));
+    const out = env.scratch ? await runStageScratch(s, fp, inputs, env, env.scratch) : await runStageCached(s, fp, inputs, env);
+    return { ...base, ...out, seconds: (performance.now() - started) / 1000 };
+  } catch (e) {
+    const err = stageError(s.name, e);
+    const status: StageStatus = err.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed';
+    return { ...blankOutcome(s, status), fingerprint: fp, parts, error: err, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+type Produced = Pick<StageOutcome, 'status' | 'contentHash' | 'outputDir' | 'result'> & { manifest?: EntryManifest };
+
+/** Call the stage's run() into `outDir`, abandoning it on Ctrl-C. */
+async function invoke(s: StageSpec, fp: string, inputs: StageInput[], outDir: string, env: StageEnv): Promise<StageResult> {
+  env.observer.stageStarted?.(s.name, s.kind.kind, fp);
+  return (await raceAbort(Promise.resolve(s.kind.run(stageContext(s, inputs, outDir, env.ctxEnv))), env.signal)) ?? {};
+}
+
+/** Verify mode (`reproduce --verify`): recompute into a scratch dir, reading and writing no cache entry. */
+async function runStageScratch(s: StageSpec, fp: string, inputs: StageInput[], env: StageEnv, scratch: string): Promise<Produced> {
+  const outDir = join(scratch, s.name);
+  mkdirSync(outDir);
+  const result = await invoke(s, fp, inputs, outDir, env);
+  const files = await hashDirectory(outDir);
+  return { status: 'ran', contentHash: contentHashOf(files), outputDir: outDir, result };
+}
+
+/**
+ * Cache lookup, lock, compute and publish: a hit is reused; a miss is computed under the
+ * fingerprint's lock (so concurrent runs compute it once) into a staging dir that is published
+ * atomically; a corrupt entry is reported, evicted and recomputed.
+ */
+async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], env: StageEnv): Promise<Produced> {
+  const { cache, observer: obs, signal } = env;
+  const verify = env.verifyCache ? 'full' : 'auto';
+  const cached = (m: EntryManifest, dir: string): Produced => ({ status: 'cached', contentHash: m.contentHash, outputDir: dir, result: m.result ?? {}, manifest: m });
+  let look = await cache.lookup(fp, verify);
+  if (look.state === 'hit') return cached(look.manifest, look.dir);
+  if (look.state === 'corrupt') obs.warn?.(`cache entry ${fp.slice(0, 12)} of stage ${s.name} is corrupt (${look.reason}); recomputing`);
+
+  for (;;) {
+    const lock = await acquireLock(cache.lockPath(fp), {
+      signal,
+      onWait: (owner) => obs.stageWaiting?.(s.name, owner),
+      shouldStop: async () => (await cache.lookup(fp, 'size')).state === 'hit',
+    });
+    if (!lock) {
+      look = await cache.lookup(fp, verify);
+      if (look.state === 'hit') return cached(look.manifest, look.dir);
+      continue;
+    }
+    try {
+      // Someone may have published while we waited for the lock.
+      look = await cache.lookup(fp, verify);
+      if (look.state === 'hit') return cached(look.manifest, look.dir);
+      if (look.state === 'corrupt') cache.evict(fp);
+      const staging = cache.begin(fp);
+      try {
+        const ranAt = performance.now();
+        const result = await invoke(s, fp, inputs, staging.dir, env);
+        const seconds = (performance.now() - ranAt) / 1000;
+        const manifest = await cache.publish(staging, { stage: s.name, kind: s.kind.kind, seconds, result });
+        return { status: 'ran', contentHash: manifest.contentHash, outputDir: cache.entryDir(fp), result, manifest };
+      } catch (e) {
+        cache.discard(staging);
+        throw e;
+      }
+    } finally {
+      lock.release();
+    }
+  }
 }

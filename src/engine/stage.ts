@@ -28,6 +28,8 @@ export interface StageInput {
   kind: string;
   /** Directory holding its output files. Never write here. */
   dir: string;
+  /** The upstream's matrix values when it is a matrix instance (e.g. {fold: 2}); what a fan-in stage groups by. */
+  matrix?: Record<string, unknown>;
 }
 
 export interface StageContext<P> {
@@ -81,6 +83,11 @@ export interface StageKind<P = any> {
   inputs: { kind: string; optional?: boolean; description?: string }[];
   /** Uses ctx.rng (makes the pipeline seed part of its fingerprint). */
   random?: boolean;
+  /**
+   * Aggregates: instead of fanning out with a matrix stage it needs, it runs once and receives
+   * every instance of each needed stage as inputs (in instance order, with their `matrix` values).
+   */
+  fanIn?: boolean;
   /**
    * `import.meta.url` of the module defining the kind. The implementation version is the hash
    * of that module and every project module it imports (followed statically), so a code change

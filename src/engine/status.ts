@@ -1,9 +1,10 @@
 import { canonicalJson } from '../util/hash.js';
 import { Cache } from './cache.js';
 import type { Pipeline } from './config.js';
-import { fingerprintOf, fingerprintParts, type FingerprintParts } from './fingerprint.js';
+import type { FingerprintParts } from './fingerprint.js';
 import { Registry, type StageRecord } from './registry.js';
 import { resolvePathFrom } from './run.js';
+import { stageKey } from './stage-key.js';
 
 export interface StagePlan {
   name: string;
@@ -13,6 +14,9 @@ export interface StagePlan {
   state: 'cached' | 'will run' | 'may run';
   /** Why it will (or may) run: which param, input, code or external file changed. */
   reasons: string[];
+  /** For a matrix instance: the stage as written and the instance's values. */
+  template?: string;
+  matrix?: Record<string, unknown>;
 }
 
 function show(v: unknown): string {
@@ -61,17 +65,17 @@ export async function planPipeline(
 ): Promise<StagePlan[]> {
   const cache = new Cache(opts.cacheDir);
   const registry = new Registry(opts.artifactsDir);
-  const resolvePath = resolvePathFrom(pipeline.dir);
+  const keyEnv = { seed: pipeline.seed, resolvePath: resolvePathFrom(pipeline.dir), dataDir: opts.dataDir };
   const known = new Map<string, { kind: string; contentHash: string } | null>();
   const plans: StagePlan[] = [];
   for (const s of pipeline.stages) {
     const prev: StageRecord | undefined = registry.lastStageRecord(pipeline.name, s.name);
-    const external = s.kind.externalInputs ? await s.kind.externalInputs(s.params, { resolvePath, dataDir: opts.dataDir }) : undefined;
     const ups = s.needs.map((n) => ({ name: n, up: known.get(n) }));
     const pending = ups.filter((u) => !u.up).map((u) => u.name);
+    const instance = s.template ? { template: s.template, matrix: s.matrix ?? {} } : {};
     if (pending.length) {
       // Inputs unknown until upstream runs: compare everything else.
-      const own = fingerprintParts(s.kind, s.params, pipeline.seed, [], external);
+      const { parts: own } = await stageKey(s, [], keyEnv);
       const reasons = prev?.parts ? explainChange(s.name, prev.parts, { ...own, inputs: undefined }) : ['no previous run of this stage'];
       known.set(s.name, null);
       plans.push({
@@ -80,15 +84,15 @@ export async function planPipeline(
         fingerprint: null,
         state: reasons.length ? 'will run' : 'may run',
         reasons: reasons.length ? reasons : [`will run if upstream output changes (${pending.join(', ')})`],
+        ...instance,
       });
       continue;
     }
-    const parts = fingerprintParts(s.kind, s.params, pipeline.seed, ups.map((u) => ({ name: u.name, kind: u.up!.kind, contentHash: u.up!.contentHash })), external);
-    const fp = fingerprintOf(parts);
+    const { parts, fingerprint: fp } = await stageKey(s, ups.map((u) => ({ name: u.name, kind: u.up!.kind, contentHash: u.up!.contentHash })), keyEnv);
     const look = await cache.lookup(fp, 'size');
     if (look.state === 'hit') {
       known.set(s.name, { kind: s.kind.kind, contentHash: look.manifest.contentHash });
-      plans.push({ name: s.name, kind: s.kind.kind, fingerprint: fp, state: 'cached', reasons: [] });
+      plans.push({ name: s.name, kind: s.kind.kind, fingerprint: fp, state: 'cached', reasons: [], ...instance });
       continue;
     }
     known.set(s.name, null);
@@ -99,7 +103,27 @@ export async function planPipeline(
       reasons = explainChange(s.name, prev.parts, parts);
       if (!reasons.length) reasons = ['no entry (removed by gc or a cleared cache)'];
     }
-    plans.push({ name: s.name, kind: s.kind.kind, fingerprint: fp, state: 'will run', reasons });
+    plans.push({ name: s.name, kind: s.kind.kind, fingerprint: fp, state: 'will run', reasons, ...instance });
   }
   return plans;
+}
+
+/** How matrix stages expanded: one line per stage as written that has instances (or fans in). */
+export function describeExpansion(pipeline: Pipeline): string[] {
+  const lines: string[] = [];
+  const byTemplate = new Map<string, typeof pipeline.stages>();
+  for (const s of pipeline.stages) {
+    const t = s.template ?? s.name;
+    byTemplate.set(t, [...(byTemplate.get(t) ?? []), s]);
+  }
+  for (const [t, list] of byTemplate) {
+    const first = list[0]!;
+    if (first.template) {
+      const dims = Object.keys(first.matrix ?? {});
+      lines.push(`${t}: ${list.length} instance${list.length === 1 ? '' : 's'} over ${dims.join(' × ')} (${list.map((s) => s.name.slice(t.length + 1)).join('; ')})`);
+    } else if (first.kind.fanIn && first.needs.some((n) => n.includes('@'))) {
+      lines.push(`${t}: fans in ${first.needs.length} inputs (${first.needs.join(', ')})`);
+    }
+  }
+  return lines;
 }

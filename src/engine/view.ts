@@ -3,6 +3,12 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { EntryManifest } from './cache.js';
 
+/** A stage's folder in the view: matrix values may hold any character, folders may not hold '/' (or be '..'). */
+export function viewDirName(stage: string): string {
+  const safe = stage.replace(/[^A-Za-z0-9_.@=,+-]/g, '_');
+  return /^\.+$/.test(safe) ? safe.replace(/\./g, '_') : safe;
+}
+
 /**
  * `artifacts/<run12>/<stage>/…`: links to the run's cache entry files, for people browsing
  * outputs, plus `artifacts/latest` pointing at the newest run. Built in a temp dir and renamed
@@ -25,7 +31,7 @@ export function writeRunView(
   try {
     for (const s of stages) {
       for (const f of s.manifest.files) {
-        const link = join(tmp, s.name, f.path);
+        const link = join(tmp, viewDirName(s.name), f.path);
         mkdirSync(dirname(link), { recursive: true });
         const src = join(s.dir, f.path);
         try {

@@ -9,10 +9,16 @@ export type SplitName = 'train' | 'validation' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
 
 export interface SplitParams {
-  method: 'random' | 'speaker';
+  method: 'random' | 'speaker' | 'speaker_kfold';
   /** A fraction (of clips per label for `random`, of speakers for `speaker`) or, for `speaker`, a list of speaker ids. */
   validation: number | string[];
   test: number | string[];
+  /** speaker_kfold: number of folds. */
+  folds: number;
+  /** speaker_kfold: the fold tested by this split, 1..folds. */
+  fold: number;
+  /** speaker_kfold: the folds' speakers listed explicitly (null: dealt from the seed). */
+  speaker_folds: string[][] | null;
 }
 
 /** split.json (**contract** for downstream stages: `assignments` keyed by manifest row path). */
@@ -25,6 +31,8 @@ export interface SplitFile {
   byLabel: Record<string, Record<SplitName, number>>;
   bySpeaker: Record<string, Record<SplitName, number>>;
   assignments: Record<string, SplitName>;
+  /** speaker_kfold: every fold's speakers (the same in every instance), and which one this split tests. */
+  kfold?: { folds: string[][]; fold: number };
 }
 
 export const SPLIT_FILE = 'split.json';
@@ -48,12 +56,19 @@ export const splitParamsSchema = {
   additionalProperties: false,
   properties: {
     method: {
-      enum: ['random', 'speaker'],
+      enum: ['random', 'speaker', 'speaker_kfold'],
       default: 'random',
-      description: '`random`: clips drawn per label (stratified). `speaker`: whole speakers go to one split (speaker-independent evaluation).',
+      description: '`random`: clips drawn per label (stratified). `speaker`: whole speakers go to one split (speaker-independent evaluation). `speaker_kfold`: the speakers are dealt into `folds` groups (genders balanced where the corpus records gender); fold `fold` tests, validation speakers are drawn from the other folds (use with a `matrix:` over `fold`).',
     },
-    validation: share('Validation share: a fraction (of each label\'s clips for `random`, of the speakers for `speaker`), or for `speaker` a list of speaker ids, e.g. `["19","20"]`.', 0.2),
-    test: share('Test share, as `validation`; 0 for no test split. For `speaker`, e.g. `["21","22","23","24"]`; every speaker not listed trains.', 0),
+    validation: share('Validation share: a fraction (of each label\'s clips for `random`, of the speakers for `speaker`, of the fold\'s training speakers for `speaker_kfold`), or for `speaker` a list of speaker ids, e.g. `["19","20"]`.', 0.2),
+    test: share('Test share, as `validation`; 0 for no test split. For `speaker`, e.g. `["21","22","23","24"]`; every speaker not listed trains. Must stay 0 for `speaker_kfold` (the fold is the test set).', 0),
+    folds: { type: 'integer', minimum: 2, maximum: 100, default: 4, description: '`speaker_kfold`: number of folds.' },
+    fold: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: '`speaker_kfold`: which fold (1 … `folds`) is the test set, e.g. `${matrix.fold}`.' },
+    speaker_folds: {
+      oneOf: [{ type: 'null' }, { type: 'array', minItems: 2, items: { type: 'array', items: { type: 'string' }, minItems: 1, uniqueItems: true } }],
+      default: null,
+      description: '`speaker_kfold`: the folds\' speakers listed explicitly, e.g. `[["01","02"],["03","04"]]` (their count must equal `folds`; unlisted speakers always train). Null: dealt from the seed.',
+    },
   },
 } as const;
 
@@ -115,10 +130,94 @@ export function assignSpeakers(speakers: readonly string[], validation: number |
   return out;
 }
 
+/** A speaker's gender where the corpus records it (RAVDESS: odd actors male, even female). */
+function speakerGenders(rows: readonly ManifestRow[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of rows) if (!out.has(r.speaker)) out.set(r.speaker, r.ravdess?.gender ?? 'unknown');
+  return out;
+}
+
+/** Each gender's speakers (sorted, then shuffled by the rng), genders in name order. */
+function genderGroups(speakers: readonly string[], gender: Map<string, string>, rng: Rng): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const s of [...speakers].sort(cmp)) {
+    const g = gender.get(s) ?? 'unknown';
+    groups.set(g, [...(groups.get(g) ?? []), s]);
+  }
+  return [...groups.keys()].sort(cmp).map((g) => rng.derive(`gender/${g}`).shuffle(groups.get(g)!));
+}
+
+/** Genders taken in turn (female, male, female, …): the first n of it are gender-balanced. */
+function balancedOrder(speakers: readonly string[], gender: Map<string, string>, rng: Rng): string[] {
+  const lists = genderGroups(speakers, gender, rng);
+  const out: string[] = [];
+  for (let i = 0; out.length < speakers.length; i++) for (const l of lists) if (i < l.length) out.push(l[i]!);
+  return out;
+}
+
+/**
+ * The speakers of each fold: listed, or dealt from the seed in a gender-balanced order, so
+ * every fold gets (nearly) the same number of speakers and of each gender. Depends only on the
+ * speakers, `folds` and the rng: every fold's instance computes the same folds.
+ */
+export function speakerFolds(rows: readonly ManifestRow[], p: Pick<SplitParams, 'folds' | 'speaker_folds'>, rng: Rng): string[][] {
+  const known = [...new Set(rows.map((r) => r.speaker))].sort(cmp);
+  if (p.speaker_folds) {
+    if (p.speaker_folds.length !== p.folds) throw new EmopipeError('E_PIPELINE_INVALID', `split.speaker_folds lists ${p.speaker_folds.length} folds but split.folds is ${p.folds}`);
+    const seen = new Set<string>();
+    for (const id of p.speaker_folds.flat()) {
+      if (!known.includes(id)) throw new EmopipeError('E_PIPELINE_INVALID', `split.speaker_folds: unknown speaker id ${JSON.stringify(id)}; the corpus has ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+      if (seen.has(id)) throw new EmopipeError('E_PIPELINE_INVALID', `split.speaker_folds: speaker ${JSON.stringify(id)} is in two folds`);
+      seen.add(id);
+    }
+    return p.speaker_folds.map((f) => [...f].sort(cmp));
+  }
+  if (known.length < p.folds) throw new EmopipeError('E_PIPELINE_INVALID', `split: ${p.folds} folds need at least ${p.folds} speakers; the corpus has ${known.length}`);
+  // One gender after the other, dealt in turn: each fold gets its share of every gender
+  // (and, the count running on across genders, fold sizes differ by at most one).
+  const order = genderGroups(known, speakerGenders(rows), rng.derive('kfold')).flat();
+  const folds: string[][] = Array.from({ length: p.folds }, () => []);
+  order.forEach((s, i) => folds[i % p.folds]!.push(s));
+  return folds.map((f) => f.sort(cmp));
+}
+
+/** Fold `fold` tests; validation speakers come from the remaining (training) speakers, genders balanced. */
+function assignKfold(rows: readonly ManifestRow[], p: SplitParams, rng: Rng): { bySpeaker: Map<string, SplitName>; folds: string[][] } {
+  if (Array.isArray(p.validation)) {
+    throw new EmopipeError('E_PIPELINE_INVALID', 'split.validation: speaker_kfold takes a fraction (of each fold\'s training speakers), not a list');
+  }
+  if (p.test !== 0 && !(Array.isArray(p.test) && p.test.length === 0)) {
+    throw new EmopipeError('E_PIPELINE_INVALID', 'split.test: speaker_kfold tests on the fold\'s speakers; leave split.test at 0');
+  }
+  if (p.fold > p.folds) throw new EmopipeError('E_PIPELINE_INVALID', `split.fold is ${p.fold} but there are only ${p.folds} folds (1 … ${p.folds})`);
+  const folds = speakerFolds(rows, p, rng);
+  const test = new Set(folds[p.fold - 1]!);
+  const out = new Map<string, SplitName>();
+  const training: string[] = [];
+  for (const s of [...new Set(rows.map((r) => r.speaker))].sort(cmp)) {
+    if (test.has(s)) out.set(s, 'test');
+    else {
+      out.set(s, 'train');
+      training.push(s);
+    }
+  }
+  if (p.validation > 0) {
+    const n = Math.max(1, Math.round(training.length * p.validation));
+    if (n >= training.length) throw new EmopipeError('E_PIPELINE_INVALID', `split.validation: ${p.validation} of fold ${p.fold}'s ${training.length} training speakers leaves none to train on`);
+    for (const s of balancedOrder(training, speakerGenders(rows), rng.derive(`kfold-validation/${p.fold}`)).slice(0, n)) out.set(s, 'validation');
+  }
+  return { bySpeaker: out, folds };
+}
+
 /** Assign every manifest row; pure function of rows, params and rng. */
 export function computeSplit(manifest: Pick<Manifest, 'rows'>, p: SplitParams, rng: Rng): SplitFile {
   let assign: Map<string, SplitName>;
-  if (p.method === 'random') {
+  let kfold: SplitFile['kfold'];
+  if (p.method === 'speaker_kfold') {
+    const k = assignKfold(manifest.rows, p, rng);
+    assign = new Map(manifest.rows.map((r) => [r.path, k.bySpeaker.get(r.speaker)!]));
+    kfold = { folds: k.folds, fold: p.fold };
+  } else if (p.method === 'random') {
     if (Array.isArray(p.validation) || Array.isArray(p.test)) {
       throw new EmopipeError('E_PIPELINE_INVALID', 'split: speaker lists in validation/test need `method: speaker`; `random` takes fractions');
     }
@@ -149,6 +248,7 @@ export function computeSplit(manifest: Pick<Manifest, 'rows'>, p: SplitParams, r
     byLabel: sortKeys(byLabel),
     bySpeaker: sortKeys(bySpeaker),
     assignments,
+    ...(kfold ? { kfold } : {}),
   };
 }
 
@@ -160,8 +260,8 @@ async function run(ctx: StageContext<SplitParams>): Promise<StageResult> {
   if (emptyLabels.length) ctx.log.warn(`no training clips for: ${emptyLabels.join(', ')}`);
   if (split.counts.validation === 0) ctx.log.warn('the validation split is empty');
   const { train, validation, test } = split.counts;
-  const spk = ctx.params.method === 'speaker'
-    ? ` (speakers: validation ${split.speakers.validation.join(',') || '-'}; test ${split.speakers.test.join(',') || '-'})` : '';
+  const spk = ctx.params.method !== 'random'
+    ? ` (${ctx.params.method === 'speaker_kfold' ? `fold ${ctx.params.fold}/${ctx.params.folds}; ` : ''}speakers: validation ${split.speakers.validation.join(',') || '-'}; test ${split.speakers.test.join(',') || '-'})` : '';
   return {
     metrics: { train, validation, test },
     summary: `${ctx.params.method} split: ${train} train, ${validation} validation, ${test} test${spk}`,
