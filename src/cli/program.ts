@@ -7,6 +7,7 @@ import { registerPredictCommand } from './predict.js';
 import { registerRunCommands } from './run.js';
 import { registerRunsCommands } from './runs.js';
 import { registerStatusCommand } from './status.js';
+import { registerWorkerCommand } from './worker.js';
 
 /** emopipe's command line. Exit codes: 0 ok, 1 a stage failed, 2 bad usage or invalid pipeline, 130 interrupted. */
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program);
   registerGcCommand(program);
   registerPredictCommand(program);
+  registerWorkerCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
