@@ -49,6 +49,9 @@ export class S3Backend implements CacheBackend {
 
   constructor(readonly location: S3Location, localRoot: string, env: NodeJS.ProcessEnv = process.env) {
     this.local = new Cache(localRoot);
+    // The SDK warns on every run that its releases after January 2027 need Node 22; this
+    // project pins a release that supports Node 20, so that warning is noise on stderr.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || '';
     this.description = `s3://${location.bucket}${location.prefix ? '/' + location.prefix : ''}${this.endpoint ? ` at ${this.endpoint}` : ''}`;
     this.client = new S3Client({
@@ -96,8 +99,9 @@ export class S3Backend implements CacheBackend {
   explain(e: unknown, what: string): EmopipeError {
     if (e instanceof EmopipeError) return e;
     const err = e as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-    const name = err.name ?? err.code ?? 'Error';
     const status = err.$metadata?.httpStatusCode;
+    // A HEAD has no body, so the SDK cannot name the error: say the HTTP status instead.
+    const name = err.name && err.name !== 'Unknown' ? err.name : status ? `HTTP ${status}` : (err.code ?? 'Error');
     const where = this.description;
     if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
       return new EmopipeError('E_CACHE_REMOTE', `S3 bucket '${this.location.bucket}' does not exist (${where})`, { cause: e });
