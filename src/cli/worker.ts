@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { openCacheBackend } from '../engine/remote/location.js';
-import { startStageWorker } from '../engine/remote/stage-worker.js';
 import { positiveInt } from './common.js';
 import { loadKinds } from './kinds.js';
 
@@ -18,6 +17,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('-j, --jobs <n>', 'worker threads per stage (default: CPU count / concurrency)', positiveInt)
     .option('--stall-seconds <n>', 'a job whose worker stops renewing its lock this long is retried elsewhere (default 30)', positiveInt, 30)
     .action(async (flags: { queue: string; concurrency: number; jobs?: number; stallSeconds: number }) => {
+      // Loaded on demand: other commands never load BullMQ.
+      const { startStageWorker } = await import('../engine/remote/stage-worker.js');
       const kinds = await loadKinds();
       const cache = await openCacheBackend();
       const log = (line: string) => process.stderr.write(line + '\n');
