@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
@@ -105,6 +105,34 @@ describe('S3 cache (s3rver on loopback)', () => {
       assert.match(gc.stdout, /: removed 4 entries/);
       assert.deepEqual(await remoteEntries(rig), []);
     } finally {
+      rig.cleanup();
+    }
+  });
+
+  test('two writers of one fingerprint at once: both publish, a reader verifies one whole entry', { timeout: 60_000 }, async () => {
+    const rig = new Rig();
+    const backends = ['x', 'y', 'reader'].map((l) => new S3Backend({ bucket: s3.bucket, prefix: prefixOf(rig) }, join(rig.dir, l)));
+    try {
+      const fp = 'c'.repeat(64);
+      // Different bytes under one key (a stage that is not bit-reproducible): either may win, never a mix.
+      const published = await Promise.all(
+        backends.slice(0, 2).map((b, i) => {
+          const st = b.begin(fp);
+          writeFileSync(join(st.dir, 'a.txt'), `writer ${i}\n`.repeat(1000));
+          writeFileSync(join(st.dir, 'b.txt'), `writer ${i} b`);
+          return b.publish(st, { stage: 's', kind: 'k', seconds: 0, result: {} });
+        }),
+      );
+      const look = await backends[2]!.lookup(fp, 'full');
+      assert.equal(look.state, 'hit');
+      if (look.state !== 'hit') return;
+      assert.ok(published.some((p) => p.manifest.contentHash === look.manifest.contentHash), 'the entry read is one writer\'s whole entry');
+      const a = readFileSync(join(look.dir, 'a.txt'), 'utf8');
+      const b = readFileSync(join(look.dir, 'b.txt'), 'utf8');
+      assert.equal(a.slice(0, 8), b.slice(0, 8), 'both files from the same writer');
+      assert.deepEqual(await remoteEntries(rig), [fp]);
+    } finally {
+      for (const b of backends) b.close();
       rig.cleanup();
     }
   });
