@@ -72,8 +72,9 @@ export function runJson(r: RunResult): unknown {
 async function execute(pipeline: Pipeline, flags: RunFlags, experiment?: string): Promise<RunResult> {
   const view = new ProgressView();
   const intr = interruptible(view);
-  const remote = await openRemote(flags.queue);
+  let remote: Awaited<ReturnType<typeof openRemote>> | undefined;
   try {
+    remote = await openRemote(flags.queue);
     const result = await runPipeline(pipeline, {
       ...defaultLocations(),
       ...remote.options,
@@ -104,7 +105,7 @@ async function execute(pipeline: Pipeline, flags: RunFlags, experiment?: string)
   } finally {
     intr.dispose();
     view.stop();
-    await remote.close();
+    await remote?.close();
   }
 }
 
