@@ -233,6 +233,25 @@ describe('BullMQ stage workers (redis-server on loopback)', { skip: redisMissing
     }
   });
 
+  test('matrix instances run on different workers at once', { timeout: 60_000 }, async (t) => {
+    const rig = new Rig();
+    const w1 = await startWorker(rig, 'w1');
+    const w2 = await startWorker(rig, 'w2');
+    try {
+      rig.write('m.yaml', 'name: m\nstages:\n  a:\n    uses: emit\n    matrix: { fold: [1, 2] }\n    with: { text: "fold ${matrix.fold}", delay_ms: 2000 }\n');
+      const r = await rig.cli(['run', 'm.yaml', '--queue', redis.url, '--json'], s3env(rig, 'coord'));
+      assert.equal(r.code, 0, r.stderr);
+      const doc = lastJson(r.stdout);
+      assert.deepEqual(doc.stages.map((s: { name: string }) => s.name), ['a@fold=1', 'a@fold=2']);
+      assert.deepEqual(doc.stages.map((s: { worker: string }) => s.worker).sort(), [w1.id, w2.id].sort(), 'one instance per worker');
+      t.diagnostic(`two 2-s instances on two workers: ${(r.ms / 1000).toFixed(1)} s wall`);
+    } finally {
+      assert.equal(await stopWorker(w1), 0);
+      assert.equal(await stopWorker(w2), 0);
+      rig.cleanup();
+    }
+  });
+
   test('a job for another implementation version is refused by name', { timeout: 60_000 }, async () => {
     const rig = new Rig();
     const w = await startWorker(rig, 'w');
