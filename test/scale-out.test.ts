@@ -252,6 +252,26 @@ describe('BullMQ stage workers (redis-server on loopback)', { skip: redisMissing
     }
   });
 
+  test('SIGTERM mid-job: the worker finishes its job, publishes, then exits 0', { timeout: 60_000 }, async () => {
+    const rig = new Rig();
+    rig.write('p.yaml', 'name: t\nstages:\n  s:\n    uses: slow\n    with: { steps: 20, step_ms: 100 }\n');
+    const w = await startWorker(rig, 'w');
+    try {
+      const coord = rig.spawn(['run', 'p.yaml', '--queue', redis.url, '--json'], s3env(rig, 'coord'));
+      const done = finished(coord);
+      for (let i = 0; i < 300 && !rig.counts().s; i++) await new Promise((r) => setTimeout(r, 50));
+      w.child.kill('SIGTERM');
+      assert.equal((await w.done).code, 0, w.log());
+      assert.match(w.log(), /s [0-9a-f]{12} ran in [0-9.]+ s[\s\S]*stopped/, 'the job finished before the worker stopped');
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(lastJson(r.stdout).stages[0].worker, w.id);
+      assert.equal(rig.counts().s, 1);
+    } finally {
+      rig.cleanup();
+    }
+  });
+
   test('a job for another implementation version is refused by name', { timeout: 60_000 }, async () => {
     const rig = new Rig();
     const w = await startWorker(rig, 'w');
