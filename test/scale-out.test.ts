@@ -272,6 +272,25 @@ describe('BullMQ stage workers (redis-server on loopback)', { skip: redisMissing
     }
   });
 
+  test('two coordinators asking for the same stage share one job', { timeout: 60_000 }, async () => {
+    const rig = new Rig();
+    rig.write('p.yaml', 'name: d\nstages:\n  s:\n    uses: slow\n    with: { steps: 15, step_ms: 100 }\n');
+    const w = await startWorker(rig, 'w');
+    try {
+      const [r1, r2] = await Promise.all(['c1', 'c2'].map((local) => rig.cli(['run', 'p.yaml', '--queue', redis.url, '--json'], s3env(rig, local))));
+      for (const r of [r1!, r2!]) {
+        assert.equal(r.code, 0, r.stderr);
+        const st = lastJson(r.stdout).stages[0];
+        assert.ok(st.status === 'ran' || st.status === 'cached', st.status);
+      }
+      assert.equal(rig.counts().s, 1, 'computed once');
+      assert.equal(w.log().split('\n').filter((l) => / s [0-9a-f]{12} (ran|cached) in /.test(l)).length, 1, `one job for both: ${w.log()}`);
+    } finally {
+      assert.equal(await stopWorker(w), 0);
+      rig.cleanup();
+    }
+  });
+
   test('a job for another implementation version is refused by name', { timeout: 60_000 }, async () => {
     const rig = new Rig();
     const w = await startWorker(rig, 'w');
