@@ -16,6 +16,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['gc'], load: async () => (await import('./gc.js')).registerGcCommand },
   { names: ['predict'], load: async () => (await import('./predict.js')).registerPredictCommand },
   { names: ['serve'], load: async () => (await import('./serve.js')).registerServeCommand },
+  { names: ['worker'], load: async () => (await import('./worker.js')).registerWorkerCommand },
 ];
 
 /** emopipe's command line. Exit codes: 0 ok, 1 a stage failed, 2 bad usage or invalid pipeline, 130 interrupted. */

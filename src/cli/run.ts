@@ -11,6 +11,7 @@ import { collect, positiveInt, printJson, printError } from './common.js';
 import { formatSeconds, formatValue, table } from './format.js';
 import { loadKinds } from './kinds.js';
 import { ProgressView } from './progress.js';
+import { QUEUE_DEFAULT_JOBS, openRemote } from './remote.js';
 
 interface RunFlags {
   set: string[];
@@ -19,6 +20,8 @@ interface RunFlags {
   jobs?: number;
   json?: boolean;
   verifyCache?: boolean;
+  /** redis://HOST:PORT: cache misses become BullMQ jobs for `emopipe worker`s. */
+  queue?: string;
 }
 
 /** After Ctrl-C or SIGTERM, how long the run may take to record itself before the process exits anyway. */
@@ -62,6 +65,7 @@ export function runJson(r: RunResult): unknown {
       status: s.status,
       seconds: Number(s.seconds.toFixed(3)),
       outputDir: s.outputDir,
+      worker: s.worker ?? null,
       ...(s.matrix ? { matrix: s.matrix } : {}),
       ...(s.error ? { error: s.error.format() } : {}),
     })),
@@ -75,10 +79,13 @@ async function execute(pipeline: Pipeline, flags: RunFlags, experiment?: string)
   new Registry(defaultLocations().artifactsDir).check(); // a broken registry fails now, not after the run
   const view = new ProgressView();
   const intr = interruptible(view);
+  let remote: Awaited<ReturnType<typeof openRemote>> | undefined;
   try {
+    remote = await openRemote(flags.queue);
     const result = await runPipeline(pipeline, {
       ...defaultLocations(),
-      jobs: flags.jobs ?? defaultJobs(),
+      ...remote.options,
+      jobs: flags.jobs ?? (flags.queue ? QUEUE_DEFAULT_JOBS : defaultJobs()),
       signal: intr.signal,
       observer: view,
       verifyCache: flags.verifyCache,
@@ -105,6 +112,7 @@ async function execute(pipeline: Pipeline, flags: RunFlags, experiment?: string)
   } finally {
     intr.dispose();
     view.stop();
+    await remote?.close();
   }
 }
 
@@ -154,6 +162,7 @@ export function registerRunCommands(program: Command): void {
     .option('--experiment <name>', 'record the run(s) under this experiment id (default for a sweep: a new exp-… id)')
     .option('-j, --jobs <n>', 'stages run at once, and worker threads per stage (default: CPU count)', positiveInt)
     .option('--json', 'print one JSON document describing the run (a sweep: {experiment, runs}) on stdout')
+    .option('--queue <url>', 'compute cache misses on `emopipe worker`s of this Redis queue (redis://HOST:PORT)')
     .option('--verify-cache', 're-hash every file of every cache hit with SHA-256 (default: sizes, and CRC-32 of files written since their last check)')
     .action(async (file: string, stages: string[], flags: RunFlags) => {
       const kinds = await loadKinds();

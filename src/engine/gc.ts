@@ -19,6 +19,24 @@ export interface GcResult {
 }
 
 /**
+ * The run hashes newest first, those kept (the last `keepLast`; all when undefined) and the
+ * fingerprints they reference. An unreadable registry throws here: gc never mistakes it for an
+ * empty one. Ids that are not run hashes (a tampered registry) never name a path: they are
+ * returned in `invalidRuns` and skipped.
+ */
+export function keptRuns(artifactsDir: string, keepLast: number | undefined): { order: string[]; kept: Set<string>; referenced: Set<string>; invalidRuns: string[] } {
+  const registry = new Registry(artifactsDir);
+  const invalidRuns: string[] = [];
+  const order: string[] = [];
+  for (const id of registry.runHashesNewestFirst()) {
+    if (isRunHash(id)) order.push(id);
+    else invalidRuns.push(String(id));
+  }
+  const kept = new Set(keepLast === undefined ? order : order.slice(0, Math.max(0, keepLast)));
+  return { order, kept, referenced: registry.fingerprintsOf(kept), invalidRuns };
+}
+
+/**
  * Drop cache entries that no kept run references. Kept runs: the last `keepLast` distinct run
  * hashes (all recorded runs when undefined). Refuses while another run uses the cache.
  */
@@ -26,17 +44,7 @@ export function collectGarbage(opts: { cacheDir: string; artifactsDir: string; k
   const busy = activeRuns(opts.cacheDir);
   if (busy.length) throw new EmopipeError('E_USAGE', `a run is in progress (pid ${busy.join(', ')}); try gc again when it ends`);
   const cache = new Cache(opts.cacheDir);
-  const registry = new Registry(opts.artifactsDir);
-  // An unreadable registry throws here: gc never mistakes it for an empty one. Ids that are not
-  // run hashes (a tampered registry) never name a path: they are listed and skipped.
-  const invalidRuns: string[] = [];
-  const order: string[] = [];
-  for (const id of registry.runHashesNewestFirst()) {
-    if (isRunHash(id)) order.push(id);
-    else invalidRuns.push(String(id));
-  }
-  const kept = new Set(opts.keepLast === undefined ? order : order.slice(0, Math.max(0, opts.keepLast)));
-  const referenced = registry.fingerprintsOf(kept);
+  const { order, kept, referenced, invalidRuns } = keptRuns(opts.artifactsDir, opts.keepLast);
 
   const dryRun = opts.dryRun ?? false;
   const removedEntries: GcResult['removedEntries'] = [];

@@ -10,6 +10,8 @@ export interface StageOutcome extends StageFacts {
   result: StageResult;
   error?: EmopipeError;
   manifest?: EntryManifest;
+  /** `host:pid` of the worker process that computed it; null for a cache hit or in-process. */
+  worker?: string | null;
 }
 
 /** What a run returns (kept here too, so record.ts and run.ts do not import each other). */

@@ -4,11 +4,10 @@ import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
-import { Cache, contentHashOf, hashDirectory, type EntryManifest } from './cache.js';
+import { contentHashOf, hashDirectory, type EntryManifest } from './cache.js';
 import type { Pipeline, StageSpec } from './config.js';
 import { stageContext, type ContextEnv } from './context.js';
 import type { FingerprintParts } from './fingerprint.js';
-import { acquireLock } from './lock.js';
 import type { RunObserver, RunResult, StageOutcome } from './observer.js';
 
 export type { RunResult, StageOutcome } from './observer.js';
@@ -17,6 +16,9 @@ import type { RunRecord, RunStatus, StageFacts, StageStatus } from './registry.j
 import type { StageInput, StageResult } from './stage.js';
 import { stageKey, type KeyEnv } from './stage-key.js';
 import { markActive } from './active.js';
+import type { CacheBackend } from './remote/backend.js';
+import { LocalBackend } from './remote/local-backend.js';
+import type { StageExecutor } from './remote/executor.js';
 
 export interface EngineOptions {
   /** Cache root (EMOPIPE_CACHE, default ./cache). */
@@ -37,6 +39,10 @@ export interface EngineOptions {
   record?: boolean;
   /** Experiment id recorded with the run (the runs of one `--sweep` share it). */
   experiment?: string;
+  /** Where entries live (default: the directory `cacheDir`); e.g. the S3 backend. */
+  cache?: CacheBackend;
+  /** Compute cache misses elsewhere (e.g. BullMQ workers) instead of in this process. */
+  executor?: StageExecutor;
 }
 
 /** The run hash: every stage's fingerprint (plus the pipeline name). */
@@ -82,6 +88,7 @@ export function resolvePathFrom(dir: string): (p: string) => string {
 /** An upstream stage's finished output, as its dependants see it. */
 interface Resolved {
   name: string;
+  fingerprint: string;
   kind: string;
   contentHash: string;
   dir: string;
@@ -89,8 +96,10 @@ interface Resolved {
 }
 
 /** Everything one stage execution needs besides the stage itself. */
-interface StageEnv {
-  cache: Cache;
+export interface StageEnv {
+  cache: CacheBackend;
+  /** Set: misses are computed by this executor (remote workers), not in this process. */
+  executor?: StageExecutor;
   keyEnv: KeyEnv;
   ctxEnv: ContextEnv;
   observer: RunObserver;
@@ -105,10 +114,11 @@ interface StageEnv {
  * reuse cache hits, compute misses (independent stages concurrently), record the run.
  */
 export async function runPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
-  new Cache(opts.cacheDir).cleanStaleTmp();
-  const unmark = markActive(opts.cacheDir);
+  const cache = opts.cache ?? new LocalBackend(opts.cacheDir);
+  cache.cleanStaleTmp();
+  const unmark = markActive(cache.localRoot);
   try {
-    return await execPipeline(pipeline, opts);
+    return await execPipeline(pipeline, opts, cache);
   } finally {
     unmark();
   }
@@ -131,16 +141,16 @@ function blankOutcome(s: StageSpec, status: StageStatus): StageOutcome {
 }
 
 /** Planning and scheduling: each stage starts once its needs are done, at most `jobs` at once. */
-async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<RunResult> {
+async function execPipeline(pipeline: Pipeline, opts: EngineOptions, cache: CacheBackend): Promise<RunResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
-  const cache = new Cache(opts.cacheDir);
   const signal = opts.signal;
   const jobs = Math.max(1, Math.floor(opts.jobs));
   const resolvePath = resolvePathFrom(pipeline.dir);
   const scratch = opts.noCache ? (mkdirSync(cache.tmpDir, { recursive: true }), mkdtempSync(join(cache.tmpDir, `verify.${process.pid}.`))) : undefined;
   const env: StageEnv = {
     cache,
+    ...(opts.executor && !opts.noCache ? { executor: opts.executor } : {}),
     keyEnv: { seed: pipeline.seed, resolvePath, dataDir: opts.dataDir },
     ctxEnv: { seed: pipeline.seed, pipelineDir: pipeline.dir, dataDir: opts.dataDir, jobs, signal, observer: opts.observer, resolvePath },
     observer: opts.observer ?? {},
@@ -163,7 +173,7 @@ async function execPipeline(pipeline: Pipeline, opts: EngineOptions): Promise<Ru
         }
         const out = await queue.add(async () => {
           if (stop || signal?.aborted) return blankOutcome(s, signal?.aborted ? 'interrupted' : 'skipped');
-          return executeStage(s, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash!, dir: u.outputDir!, ...(u.matrix ? { matrix: u.matrix } : {}) })), env);
+          return executeStage(s, ups.map((u) => ({ name: u.name, fingerprint: u.fingerprint!, kind: u.kind, contentHash: u.contentHash!, dir: u.outputDir!, ...(u.matrix ? { matrix: u.matrix } : {}) })), env);
         });
         if (out.status === 'failed' || out.status === 'interrupted') stop = true;
         env.observer.stageFinished?.(out);
@@ -202,7 +212,11 @@ async function executeStage(s: StageSpec, ups: Resolved[], env: StageEnv): Promi
     ({ parts, fingerprint: fp } = await stageKey(s, ups.map((u) => ({ name: u.name, kind: u.kind, contentHash: u.contentHash })), env.keyEnv));
     const base: StageOutcome = { ...blankOutcome(s, 'ran'), fingerprint: fp, parts };
     const inputs: StageInput[] = ups.map((u) => ({ name: u.name, kind: u.kind, dir: u.dir, ...(u.matrix ? { matrix: u.matrix } : {}) }));
-    const out = env.scratch ? await runStageScratch(s, fp, inputs, env, env.scratch) : await runStageCached(s, fp, inputs, env);
+    const out = env.scratch
+      ? await runStageScratch(s, fp, inputs, env, env.scratch)
+      : env.executor
+        ? await runStageRemote(s, fp, parts, ups, env, env.executor)
+        : await runStageCached(s, fp, inputs, env);
     return { ...base, ...out, seconds: (performance.now() - started) / 1000 };
   } catch (e) {
     const err = stageError(s.name, e);
@@ -211,7 +225,7 @@ async function executeStage(s: StageSpec, ups: Resolved[], env: StageEnv): Promi
   }
 }
 
-type Produced = Pick<StageOutcome, 'status' | 'contentHash' | 'outputDir' | 'result'> & { manifest?: EntryManifest };
+type Produced = Pick<StageOutcome, 'status' | 'contentHash' | 'outputDir' | 'result' | 'worker'> & { manifest?: EntryManifest };
 
 /** Call the stage's run() into `outDir`, abandoning it on Ctrl-C. */
 async function invoke(s: StageSpec, fp: string, inputs: StageInput[], outDir: string, env: StageEnv): Promise<StageResult> {
@@ -233,7 +247,7 @@ async function runStageScratch(s: StageSpec, fp: string, inputs: StageInput[], e
  * fingerprint's lock (so concurrent runs compute it once) into a staging dir that is published
  * atomically; a corrupt entry is reported, evicted and recomputed.
  */
-async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], env: StageEnv): Promise<Produced> {
+export async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], env: StageEnv): Promise<Produced> {
   const { cache, observer: obs, signal } = env;
   const verify = env.verifyCache ? 'full' : 'auto';
   const cached = (m: EntryManifest, dir: string): Produced => ({ status: 'cached', contentHash: m.contentHash, outputDir: dir, result: m.result ?? {}, manifest: m });
@@ -242,7 +256,7 @@ async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], en
   if (look.state === 'corrupt') obs.warn?.(`cache entry ${fp.slice(0, 12)} of stage ${s.name} is corrupt (${look.reason}); recomputing`);
 
   for (;;) {
-    const lock = await acquireLock(cache.lockPath(fp), {
+    const lock = await cache.lock(fp, {
       signal,
       onWait: (owner, message) => obs.stageWaiting?.(s.name, owner, message),
       shouldStop: async () => (await cache.lookup(fp, 'size')).state === 'hit',
@@ -256,15 +270,15 @@ async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], en
       // Someone may have published while we waited for the lock.
       look = await cache.lookup(fp, verify);
       if (look.state === 'hit') return cached(look.manifest, look.dir);
-      if (look.state === 'corrupt') cache.evict(fp);
+      if (look.state === 'corrupt') await cache.evict(fp);
       await cache.verifyInputs(inputs);
       const staging = cache.begin(fp);
       try {
         const ranAt = performance.now();
         const result = await invoke(s, fp, inputs, staging.dir, env);
         const seconds = (performance.now() - ranAt) / 1000;
-        const manifest = await cache.publish(staging, { stage: s.name, kind: s.kind.kind, seconds, result });
-        return { status: 'ran', contentHash: manifest.contentHash, outputDir: cache.entryDir(fp), result, manifest };
+        const { manifest, dir } = await cache.publish(staging, { stage: s.name, kind: s.kind.kind, seconds, result });
+        return { status: 'ran', contentHash: manifest.contentHash, outputDir: dir, result, manifest };
       } catch (e) {
         cache.discard(staging);
         throw e;
@@ -273,4 +287,38 @@ async function runStageCached(s: StageSpec, fp: string, inputs: StageInput[], en
       lock.release();
     }
   }
+}
+
+/**
+ * A miss computed by a remote worker: the job names the stage, its key and its inputs by
+ * fingerprint (the worker pulls them from the shared cache); the result is read back from
+ * the cache, verified like any other entry.
+ */
+async function runStageRemote(s: StageSpec, fp: string, parts: FingerprintParts, ups: Resolved[], env: StageEnv, executor: StageExecutor): Promise<Produced> {
+  const { cache, observer: obs } = env;
+  const verify = env.verifyCache ? 'full' : 'auto';
+  let look = await cache.lookup(fp, verify);
+  if (look.state === 'hit') return { status: 'cached', contentHash: look.manifest.contentHash, outputDir: look.dir, result: look.manifest.result ?? {}, manifest: look.manifest };
+  if (look.state === 'corrupt') {
+    obs.warn?.(`cache entry ${fp.slice(0, 12)} of stage ${s.name} is corrupt (${look.reason}); recomputing`);
+    await cache.evict(fp);
+  }
+  obs.stageStarted?.(s.name, s.kind.kind, fp);
+  const done = await executor.compute(
+    {
+      fingerprint: fp,
+      parts,
+      stage: { name: s.name, kind: s.kind.kind, params: s.params, needs: s.needs, ...(s.template ? { template: s.template } : {}), ...(s.matrix ? { matrix: s.matrix } : {}) },
+      seed: env.ctxEnv.seed,
+      pipelineDir: env.ctxEnv.pipelineDir,
+      dataDir: env.ctxEnv.dataDir,
+      inputs: ups.map((u) => ({ name: u.name, kind: u.kind, fingerprint: u.fingerprint, ...(u.matrix ? { matrix: u.matrix } : {}) })),
+    },
+    { signal: env.signal, progress: obs.progress?.(s.name), log: obs.logger?.(s.name) },
+  );
+  look = await cache.lookup(fp, verify);
+  if (look.state !== 'hit') {
+    throw new EmopipeError('E_CACHE_CORRUPT', `worker ${done.worker} reported stage ${s.name} done, but its cache entry ${fp.slice(0, 12)} is ${look.state === 'miss' ? 'missing' : `corrupt (${look.reason})`} in ${cache.description}`);
+  }
+  return { status: 'ran', contentHash: look.manifest.contentHash, outputDir: look.dir, result: look.manifest.result ?? {}, manifest: look.manifest, worker: done.worker };
 }

@@ -17,7 +17,11 @@ export type ErrorCode =
   | 'E_DOWNLOAD'
   | 'E_MODEL'
   | 'E_REGISTRY_INVALID'
-  | 'E_INTERRUPTED';
+  | 'E_INTERRUPTED'
+  /** The shared S3-compatible cache: missing bucket, rejected credentials, unreachable endpoint. */
+  | 'E_CACHE_REMOTE'
+  /** The Redis queue of stage workers: unreachable, or a job refused/lost. */
+  | 'E_QUEUE';
 
 export class EmopipeError extends Error {
   readonly code: ErrorCode;
