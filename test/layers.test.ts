@@ -17,6 +17,7 @@ const FORBIDDEN: Record<string, string[]> = {
   report: ['engine', 'stages', 'cli', 'predict'],
   corpus: ['engine', 'stages', 'cli', 'predict', 'report', 'model'],
   predict: ['engine', 'stages', 'cli'],
+  server: ['stages', 'cli'],
 };
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bnew URL\(\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;

@@ -1,4 +1,5 @@
 /** Small text-formatting helpers for the CLI's tables and status lines. */
+export { formatValue } from '../util/format-value.js';
 
 export function formatSeconds(s: number): string {
   if (s < 10) return `${s.toFixed(1)}s`;
@@ -27,12 +28,6 @@ export function table(rows: string[][], header?: string[]): string {
   for (const r of all) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, [...c].length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length))).join('  ').trimEnd();
   return all.map(line).join('\n');
-}
-
-export function formatValue(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v);
 }
 
 export function shortDate(iso: string): string {

@@ -7,7 +7,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { Classifier } from '../model/infer.js';
 import { readFrontend } from '../predict/predict.js';
-import type { FrontendConfig } from '../stages/mfcc.js';
+import type { FrontendConfig } from '../audio/frontend-config.js';
 import { HttpError } from './http-error.js';
 import { requireRun, trainStageOf, type RunsSource } from './runs-source.js';
 

@@ -1,6 +1,6 @@
 /** GET /api/runs, /api/runs/:id, /api/diff. */
 import type { FastifyInstance } from 'fastify';
-import { diffRuns } from '../cli/runs.js';
+import { diffRuns } from '../engine/run-diff.js';
 import { runFiles } from './entry-files.js';
 import { requireRun, type RunsSource } from './runs-source.js';
 import { cachedSummaryOf, summaryOf } from './summaries.js';
