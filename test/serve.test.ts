@@ -154,6 +154,18 @@ describe('API', () => {
       const res = await other.inject({ url: '/api/experiments' });
       const body = res.json();
       assert.deepEqual(body.experiments.map((e: { name: string; runs: unknown[] }) => [e.name, e.runs.length]), [['lr-sweep', 2]]);
+      // One experiment compared: `emopipe compare`'s JSON and page; an unknown id is a JSON 404.
+      const cmp = await other.inject({ url: '/api/experiments/lr-sweep/compare' });
+      assert.equal(cmp.statusCode, 200);
+      assert.equal(cmp.json().runs.length, 2);
+      const page = await other.inject({ url: '/experiments/lr-sweep/compare.html' });
+      assert.equal(page.statusCode, 200);
+      assert.match(String(page.headers['content-type']), /text\/html/);
+      assert.match(page.body, /<table/);
+      assert.match(String(page.headers['content-security-policy']), /sandbox/);
+      const missing = await other.inject({ url: '/api/experiments/..%2F..%2Fetc/compare' });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().code, 'E_NOT_FOUND');
     } finally {
       await other.close();
     }

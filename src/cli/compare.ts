@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { defaultLocations } from '../engine/env.js';
 import { compareRuns, resolveRuns } from '../engine/experiment.js';
 import { Registry } from '../engine/registry.js';
-import { compareHtml, comparisonTable } from './compare-view.js';
+import { compareHtml, comparisonTable } from '../server/compare-view.js';
 import { EmopipeError } from '../util/errors.js';
 import { collect, printJson } from './common.js';
 import { table } from './format.js';

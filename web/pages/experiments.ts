@@ -10,6 +10,7 @@ export async function experimentsPage(view: HTMLElement): Promise<void> {
       ? h('p', { class: 'muted' }, 'No experiments recorded yet: runs made with --sweep or a matrix appear here, grouped.')
       : h('div', {}, experiments.map((e) => h('section', {},
         h('h2', {}, e.name),
+        h('p', {}, h('a', { href: `/experiments/${encodeURIComponent(e.name)}/compare.html`, target: '_blank' }, 'compare: the parameters that differ, the metrics, and a plot of the metric against each varied parameter')),
         h('table', {},
           h('thead', {}, h('tr', {}, ['run', 'date', 'val acc', 'val UAR', 'test acc', 'test UAR'].map((c) => h('th', {}, c)))),
           h('tbody', {}, e.runs.map((r) => h('tr', {},
