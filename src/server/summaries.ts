@@ -8,7 +8,7 @@ export interface Headline {
   uar?: number;
   testAccuracy?: number;
   testUar?: number;
-  /** Cross-validation mean ± std of accuracy (a run with a summary of folds). */
+  /** Cross-validation mean ± std of test accuracy (a run with a summary of folds; else of validation accuracy). */
   cvMean?: number;
   cvStd?: number;
 }
@@ -38,10 +38,12 @@ export function headlineOf(rec: RunRecord): Headline {
       h.testAccuracy = pick('test_accuracy');
       h.testUar = pick('test_uar');
     }
-    const mean = pick('accuracy_mean') ?? pick('cv_accuracy_mean') ?? pick('mean_accuracy');
+    // A summarize stage: the test folds' accuracy (its validation figures are unprefixed).
+    const split = pick('test_accuracy_mean') !== undefined ? 'test_' : '';
+    const mean = pick(`${split}accuracy_mean`);
     if (mean !== undefined) {
       h.cvMean = mean;
-      h.cvStd = pick('accuracy_std') ?? pick('cv_accuracy_std') ?? pick('std_accuracy');
+      h.cvStd = pick(`${split}accuracy_std`);
     }
   }
   return h;
