@@ -3,7 +3,7 @@
  * params validated against the kind's schema with defaults filled (by the engine's validator),
  * a fresh output directory, silent progress, a seeded Rng per stage name.
  */
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { resolveParams as engineResolveParams } from '../../src/engine/config.js';
@@ -35,8 +35,15 @@ export interface TestContext<P> extends StageContext<P> {
   abort: AbortController;
 }
 
+/** Temp dirs this helper made itself; removed when the test process exits. */
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+});
+
 export function makeStageContext<P>(kind: StageKind<P>, params: Record<string, unknown> = {}, o: TestContextOptions = {}): TestContext<P> {
-  const base = o.baseDir ?? mkdtempSync(join(tmpdir(), `emopipe-${kind.kind}-`));
+  let base = o.baseDir;
+  if (!base) madeDirs.push((base = mkdtempSync(join(tmpdir(), `emopipe-${kind.kind}-`))));
   const stageName = o.stageName ?? kind.kind;
   const outDir = join(base, 'out-' + stageName);
   mkdirSync(outDir, { recursive: true });
