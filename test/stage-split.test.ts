@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computeSplit, splitKind, type SplitFile, type SplitParams } from '../src/stages/split.js';
 import type { Manifest, ManifestRow } from '../src/corpus/manifest.js';
 import { EmopipeError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { makeStageContext, resolveParams } from './helpers/stage-context.js';
+import { makeStageContext, resolveParams, tempDir } from './helpers/stage-context.js';
 
 const LABELS = ['neutral', 'calm', 'happy', 'sad'];
 
@@ -95,7 +94,7 @@ test('speaker: unknown ids and overlaps are refused with the known speakers list
 });
 
 test('run() reads the ingest manifest and writes split.json keyed by row path', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'emopipe-split-'));
+  const base = tempDir('emopipe-split-');
   const ingestDir = join(base, 'ingest');
   mkdirSync(ingestDir);
   const m: Manifest = {
@@ -116,7 +115,7 @@ test('run() reads the ingest manifest and writes split.json keyed by row path', 
 });
 
 test('run() refuses a corpus with one class, saying how many classes it found and why two are needed', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'emopipe-split-'));
+  const base = tempDir('emopipe-split-');
   const ingestDir = join(base, 'ingest');
   mkdirSync(ingestDir);
   const rows = fakeRows().filter((r) => r.label === 'sad');

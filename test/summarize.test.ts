@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aggregateInstances, spread } from '../src/report/aggregate.js';
 import { classificationMetrics } from '../src/report/metrics.js';
 import { summarizeKind } from '../src/stages/summarize.js';
 import type { SummarizeParams } from '../src/stages/summarize.js';
-import { makeStageContext } from './helpers/stage-context.js';
+import { makeStageContext, tempDir } from './helpers/stage-context.js';
 
 const LABELS = ['neutral', 'happy', 'sad'];
 /** An evaluate-like split section from label pairs. */
@@ -35,7 +34,7 @@ test('aggregate: the pooled confusion matrix is the sum, pooled metrics come fro
 });
 
 test('summarize run(): metrics.json per metric and split, per-fold table and pooled confusion in report.html', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'emopipe-summary-'));
+  const base = tempDir('emopipe-summary-');
   const inputs = [1, 2].map((fold) => {
     const dir = join(base, `evaluate-${fold}`);
     mkdirSync(dir);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSynthCorpus } from '../src/corpus/synth-corpus.js';
 import { EMOTION_PROFILES, makeSpeakers, profileFor, synthesizeClip } from '../src/corpus/synth.js';
@@ -9,12 +8,12 @@ import { ingestKind, type IngestParams } from '../src/stages/ingest.js';
 import { resolveManifestPath, type Manifest } from '../src/corpus/manifest.js';
 import { decodeWav } from '../src/audio/wav.js';
 import { Rng } from '../src/util/rng.js';
-import { makeStageContext } from './helpers/stage-context.js';
+import { makeStageContext, tempDir } from './helpers/stage-context.js';
 
 const small = { classes: ['happy', 'sad'], clipsPerClass: 2, speakers: 2, durationS: 0.5, sampleRate: 48000 };
 
 test('same seed gives byte-identical WAV files, another seed different ones', async () => {
-  const dirs = ['a', 'b', 'c'].map((n) => mkdtempSync(join(tmpdir(), `emopipe-synth-${n}-`)));
+  const dirs = ['a', 'b', 'c'].map((n) => tempDir(`emopipe-synth-${n}-`));
   const a = await writeSynthCorpus(dirs[0]!, { ...small, seed: 7 });
   await writeSynthCorpus(dirs[1]!, { ...small, seed: 7 }, { jobs: 2 }); // threads must not change bytes
   await writeSynthCorpus(dirs[2]!, { ...small, seed: 8 });

@@ -41,9 +41,16 @@ process.on('exit', () => {
   for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** A fresh temp dir, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
+}
+
 export function makeStageContext<P>(kind: StageKind<P>, params: Record<string, unknown> = {}, o: TestContextOptions = {}): TestContext<P> {
   let base = o.baseDir;
-  if (!base) madeDirs.push((base = mkdtempSync(join(tmpdir(), `emopipe-${kind.kind}-`))));
+  base ??= tempDir(`emopipe-${kind.kind}-`);
   const stageName = o.stageName ?? kind.kind;
   const outDir = join(base, 'out-' + stageName);
   mkdirSync(outDir, { recursive: true });
