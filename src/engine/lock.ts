@@ -20,7 +20,7 @@ import { EmopipeError } from '../util/errors.js';
  *
  * Correctness of the cache never depends on these locks (entries are published by atomic
  * rename, and a losing publisher discards its copy); they make concurrent runs compute a stage
- * once instead of twice, and serialize registry updates.
+ * once instead of twice.
  */
 export interface LockOwner {
   pid: number;
@@ -225,7 +225,7 @@ export async function acquireLock(path: string, opts: WaitOptions = {}): Promise
     if (opts.signal?.aborted) throw new EmopipeError('E_INTERRUPTED', `interrupted while waiting for lock ${path}`);
     const lock = tryLock(path, opts.leaseMs);
     if (lock) return lock;
-    // Without a caller to tell, speak up on stderr only when the wait is not a blink (registry updates).
+    // Without a caller to tell, speak up on stderr only when the wait is not a blink.
     if (!notified && (opts.onWait || Date.now() - started >= QUIET_WAIT_MS)) {
       notified = true;
       const owner = readOwner(path);
@@ -251,7 +251,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** Run `fn` holding the lock at `path` (short critical sections like registry updates). */
+/** Run `fn` holding the lock at `path` (short critical sections). */
 export async function withLock<T>(path: string, fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
   const lock = await acquireLock(path, { pollMs: 20, ...opts });
   if (!lock) throw new Error(`could not take lock ${path}`);
