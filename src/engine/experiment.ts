@@ -53,17 +53,18 @@ export function newExperimentId(): string {
 
 /** The runs named by `refs`: experiment ids (or unique prefixes of them) and run refs, in record order. */
 export function resolveRuns(registry: Registry, refs: readonly string[]): RunRecord[] {
-  const all = registry.list();
+  // Experiment names from the light summaries; only the runs asked for are read whole.
+  const experiments = [...new Set(registry.query().map((r) => r.experiment).filter((e): e is string => !!e))];
   const out: RunRecord[] = [];
   const add = (r: RunRecord) => {
-    if (!out.includes(r)) out.push(r);
+    if (!out.some((o) => o.run === r.run && o.startedAt === r.startedAt)) out.push(r);
   };
   for (const ref of refs) {
-    const exps = [...new Set(all.map((r) => r.experiment).filter((e): e is string => !!e && (e === ref || e.startsWith(ref))))];
+    const exps = experiments.filter((e) => e === ref || e.startsWith(ref));
     const exact = exps.includes(ref) ? [ref] : exps;
     if (exact.length > 1) throw new EmopipeError('E_USAGE', `'${ref}' matches experiments ${exact.join(', ')}; give more characters`);
     if (exact.length === 1) {
-      all.filter((r) => r.experiment === exact[0]).forEach(add);
+      registry.records({ experiment: exact[0] }).forEach(add);
       continue;
     }
     add(registry.find(ref));

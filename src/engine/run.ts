@@ -12,7 +12,7 @@ import type { RunObserver, RunResult, StageOutcome } from './observer.js';
 
 export type { RunResult, StageOutcome } from './observer.js';
 import { recordRun } from './record.js';
-import type { RunRecord, RunStatus, StageFacts, StageStatus } from './registry.js';
+import type { RunStatus, StageStatus } from './registry.js';
 import type { StageInput, StageResult } from './stage.js';
 import { stageKey, type KeyEnv } from './stage-key.js';
 import { markActive } from './active.js';

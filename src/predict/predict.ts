@@ -2,7 +2,7 @@
  * Classify audio files with a trained model, featurising them exactly as the run that trained
  * the model did (its resample rate and MFCC parameters, recorded in frontend.json).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { featureOptionsOf, loadAudio, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims, utteranceFeatures } from '../audio/features.js';
