@@ -20,7 +20,7 @@ import { resolveParams } from './helpers/stage-context.js';
 const corpus = join(sharedDir(), 'data', 'ravdess');
 const skip = existsSync(corpus) ? false : `RAVDESS sample not found at ${corpus}`;
 
-const PIPELINE = `
+const pipeline = (cmvn: string) => `
 name: frontend-predict
 seed: 7
 stages:
@@ -30,7 +30,7 @@ stages:
   mfcc:
     uses: mfcc
     needs: [resample, split]
-    with: { n_mfcc: 20, n_mels: 40, frames: 120, trim: true, deltas: 2, cmvn: utterance }
+    with: { n_mfcc: 20, n_mels: 40, frames: 120, trim: true, deltas: 2, cmvn: ${cmvn} }
   train:
     uses: train
     needs: [mfcc]
@@ -41,7 +41,8 @@ stages:
       architecture: { conv_blocks: [{ filters: 4, kernel: 3, dropout: 0.1 }], lstm_units: 8, dropout: 0.2 }
 `;
 
-test('predict on a clip == the evaluate path on its features row, with trim + deltas + cmvn', { skip, timeout: 300_000 }, async () => {
+for (const cmvn of ['utterance', 'speaker'] as const) {
+test(`predict == the evaluate path on the features rows, with trim + deltas + cmvn ${cmvn}`, { skip, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'emopipe-frontend-'));
   try {
     // Three actors, one clip per emotion each (24 clips): enough to train one epoch of a tiny model.
@@ -58,7 +59,7 @@ test('predict on a clip == the evaluate path on its features row, with trim + de
       }
     }
     const file = join(dir, 'pipeline.yaml');
-    writeFileSync(file, PIPELINE);
+    writeFileSync(file, pipeline(cmvn));
     const result = await runPipelineFile(file, {
       cacheDir: join(dir, 'cache'), artifactsDir: join(dir, 'artifacts'), dataDir: join(dir, 'data'), jobs: 1,
       kinds: kindRegistry(builtinStageKinds), overrides: [`ingest.root=${root}`],
@@ -69,13 +70,15 @@ test('predict on a clip == the evaluate path on its features row, with trim + de
     const trainDir = out('train');
     const frontend = readFrontend(trainDir);
     assert.equal(frontend.deltas, 2);
-    assert.equal(frontend.cmvn, 'utterance');
+    assert.equal(frontend.cmvn, cmvn);
     assert.deepEqual(frontend.trim, { topDb: 60, frameLength: 2048, hopLength: 512 });
 
     const features = readNpy(join(out('mfcc'), 'features.npy'));
     assert.deepEqual(features.shape, [24, 120, 60]);
     const index = JSON.parse(readFileSync(join(out('mfcc'), 'index.json'), 'utf8')) as { source: string; split: string }[];
-    const rows = index.flatMap((r, i) => (r.split === 'test' ? [i] : [])).slice(0, 3);
+    // cmvn speaker: predict is given all of the test speaker's clips together, as its statistics
+    // in training came from all of them; cmvn utterance: any three clips.
+    const rows = index.flatMap((r, i) => (r.split === 'test' ? [i] : [])).slice(0, cmvn === 'speaker' ? undefined : 3);
     const per = 120 * 60;
     const clf = await loadClassifier(join(trainDir, 'model.onnx'), { threads: 1 });
     const x = new Float32Array(rows.length * per);
@@ -92,10 +95,22 @@ test('predict on a clip == the evaluate path on its features row, with trim + de
     });
     // predict rounds its probabilities to 1e-6; anything more would be a front-end difference.
     assert.ok(worst <= 1e-6, `predict vs evaluate differ by ${worst}`);
+    if (cmvn === 'speaker') {
+      assert.equal(rows.length, 8);
+      assert.match(predicted.normalisation ?? '', /8 files given together/);
+      // One clip alone is normalised by its own statistics: not what evaluate saw.
+      const alone = await predictFiles(trainDir, files.slice(0, 1), frontend, { threads: 1 });
+      assert.match(alone.normalisation ?? '', /one file/);
+      const gap = Math.max(...Object.values(alone.predictions[0]!.probabilities).map((v, k) => Math.abs(v - evaluated[k]!)));
+      assert.ok(gap > 1e-6, 'a lone clip is normalised differently');
+    } else {
+      assert.equal(predicted.normalisation, undefined);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+}
 
 test('default mfcc params record the front end exactly as before (no new keys), so default outputs keep their content hash', () => {
   const p = resolveParams(mfccKind, {});

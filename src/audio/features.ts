@@ -1,6 +1,9 @@
 /**
  * The whole per-clip feature front end: optional silence trim → MFCC or log-mel → optional
  * deltas → optional per-utterance mean/variance normalisation → pad/truncate to a frame count.
+ * Per-speaker normalisation (cmvn: speaker) needs several clips: callers that have them ask for
+ * the clip's raw features (deferGroupNorm) and apply audio/group-norm.ts over the group; a lone
+ * clip is its own group, i.e. normalised as cmvn: utterance.
  * The mfcc stage and `predict` both call utteranceFeatures, so a model always sees new audio
  * featurised exactly as its training data was. With every option at its default this is
  * mfccFrames unchanged (the seed's recipe, bit for bit).
@@ -10,14 +13,17 @@ import { logMelSpectrogram, mfccFrames, resolveMfccOptions, type MfccOptions } f
 import { trimSilence, type TrimOptions } from './trim.js';
 
 export type FeatureKind = 'mfcc' | 'logmel';
-export type Cmvn = 'none' | 'utterance';
+export type Cmvn = 'none' | 'utterance' | 'speaker';
 
 export interface FeatureOptions {
   /** MFCCs (n_mfcc per frame) or the log-mel spectrogram in dB they are made from (n_mels per frame). Default mfcc. */
   features?: FeatureKind;
   /** 0: static features only; 1: + deltas; 2: + deltas and delta-deltas (librosa.feature.delta, width 9). Default 0. */
   deltas?: 0 | 1 | 2;
-  /** Per-utterance mean/variance normalisation of every feature dimension over the clip's frames. Default none. */
+  /**
+   * Mean/variance normalisation of every feature dimension: over the clip's frames (utterance)
+   * or over all frames of the speaker's clips (speaker, see audio/group-norm.ts). Default none.
+   */
   cmvn?: Cmvn;
   /** librosa.effects.trim before featurising; null/undefined keeps the clip whole. */
   trim?: TrimOptions | null;
@@ -41,6 +47,8 @@ export interface FeatureResult {
   data: Float32Array;
   frames: number;
   dims: number;
+  /** Frames that come from the clip (the rest is zero padding); group statistics cover these. */
+  valid: number;
 }
 
 /**
@@ -48,10 +56,12 @@ export interface FeatureResult {
  * utterance statistics are computed on the clip's own frames, before padding or truncation
  * (zero padding would otherwise show up as a spurious slope), and cover the frames kept.
  */
-export function utteranceFeatures(y: Float32Array | Float64Array, mfcc: MfccOptions, f: FeatureOptions = {}): FeatureResult {
+export function utteranceFeatures(
+  y: Float32Array | Float64Array, mfcc: MfccOptions, f: FeatureOptions = {}, opts: { deferGroupNorm?: boolean } = {},
+): FeatureResult {
   if (isDefault(f)) {
     const m = mfccFrames(y, mfcc);
-    return { data: m.data, frames: m.frames, dims: m.nMfcc };
+    return { data: m.data, frames: m.frames, dims: m.nMfcc, valid: Math.min(m.frames, 1 + Math.floor(y.length / resolveMfccOptions(mfcc).hopLength)) };
   }
   const clip = f.trim ? trimSilence(y, f.trim) : y;
   const whole = { ...mfcc, frames: undefined };
@@ -83,10 +93,10 @@ export function utteranceFeatures(y: Float32Array | Float64Array, mfcc: MfccOpti
       for (let d = 0; d < base; d++) full[t * dims + j * base + d] = b[t * base + d]!;
     });
   }
-  if (f.cmvn === 'utterance') normaliseUtterance(full, keep, dims);
+  if (f.cmvn === 'utterance' || (f.cmvn === 'speaker' && !opts.deferGroupNorm)) normaliseUtterance(full, keep, dims);
   const data = new Float32Array(frames * dims);
   data.set(full);
-  return { data, frames, dims };
+  return { data, frames, dims, valid: keep };
 }
 
 /** (x - mean) / std per dimension over `frames` rows, in place; a constant dimension becomes 0. */

@@ -76,7 +76,7 @@ export function readFrontend(modelDir: string): FrontendConfig {
   const badOption = [
     f.features !== undefined && f.features !== 'mfcc' && f.features !== 'logmel' ? 'features' : '',
     f.deltas !== undefined && f.deltas !== 1 && f.deltas !== 2 ? 'deltas' : '',
-    f.cmvn !== undefined && f.cmvn !== 'none' && f.cmvn !== 'utterance' ? 'cmvn' : '',
+    f.cmvn !== undefined && f.cmvn !== 'none' && f.cmvn !== 'utterance' && f.cmvn !== 'speaker' ? 'cmvn' : '',
     f.trim !== undefined && (typeof f.trim !== 'object' || f.trim === null || !['topDb', 'frameLength', 'hopLength'].every((k) => num((f.trim as Record<string, unknown>)[k]))) ? 'trim' : '',
   ].filter(Boolean);
   if (badOption.length > 0) throw new EmopipeError('E_MODEL', `frontend.json has an invalid ${badOption.join(', ')}`, { file: path });

@@ -59,6 +59,7 @@ export function registerPredictCommand(program: Command): void {
         }
       }
       for (const p of out.predictions) if (p.note) process.stderr.write(`emopipe: ${p.file}: ${p.note}\n`);
+      if (out.normalisation) process.stderr.write(`emopipe: ${out.normalisation}\n`);
       for (const e of out.errors) process.stderr.write(`emopipe: ${e.file}: ${e.error}\n`);
       // Some files failed: the others were still classified, but the exit code says so.
       if (out.errors.length > 0) process.exitCode = 1;

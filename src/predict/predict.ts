@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { featureOptionsOf, loadAudio, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims, utteranceFeatures } from '../audio/features.js';
+import { normaliseGroups } from '../audio/group-norm.js';
 import { MODEL_FILE } from '../model/artifacts.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 
@@ -23,6 +24,8 @@ export interface Prediction {
 export interface PredictOutput {
   predictions: Prediction[];
   errors: { file: string; error: string }[];
+  /** Set when the model normalises per speaker: which statistics the files were normalised with. */
+  normalisation?: string;
 }
 
 /** Featurise and classify `files` with the model in `modelDir`; undecodable files become errors. */
@@ -32,12 +35,14 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
   const options = mfccOptionsOf(frontend);
   const featureOptions = featureOptionsOf(frontend);
   const per = frontend.frames * featureDims(options, featureOptions);
-  const ok: { file: string; features: Float32Array; note?: string }[] = [];
+  const perSpeaker = featureOptions.cmvn === 'speaker';
+  const ok: { file: string; features: Float32Array; valid: number; note?: string }[] = [];
   const errors: { file: string; error: string }[] = [];
   for (const file of files) {
     try {
       const audio = loadAudio(file, frontend.sampleRate);
-      ok.push({ file, features: utteranceFeatures(audio.y, options, featureOptions).data, note: truncationNote(audio.y.length, audio.durationS, frontend) });
+      const f = utteranceFeatures(audio.y, options, featureOptions, { deferGroupNorm: perSpeaker });
+      ok.push({ file, features: f.data, valid: f.valid, note: truncationNote(audio.y.length, audio.durationS, frontend) });
     } catch (e) {
       errors.push({ file, error: errorMessage(e).replace(`${file}: `, '') });
     }
@@ -50,6 +55,8 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
       const labels = classifier.labels ?? Array.from({ length: classifier.classes }, (_, i) => `class_${i}`);
       const x = new Float32Array(ok.length * per);
       ok.forEach((o, i) => x.set(o.features, i * per));
+      // The files given together stand for one speaker, as a speaker's clips did in training.
+      if (perSpeaker) normaliseGroups({ data: x, frames: frontend.frames, dims: per / frontend.frames, valid: ok.map((o) => o.valid) }, ok.map(() => 'files'));
       const probs = await classifier.predict(x, ok.length);
       ok.forEach((o, i) => {
         const p = probs.subarray(i * labels.length, (i + 1) * labels.length);
@@ -63,7 +70,13 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
       await classifier.close();
     }
   }
-  return { predictions, errors };
+  return { predictions, errors, ...(perSpeaker && ok.length > 0 ? { normalisation: speakerNote(ok.length) } : {}) };
+}
+
+function speakerNote(files: number): string {
+  return files === 1
+    ? 'the model normalises per speaker (cmvn: speaker); one file was given, so it was normalised by its own statistics: give several clips of the same voice in one call for the trained behaviour'
+    : `the model normalises per speaker (cmvn: speaker): the ${files} files given together were normalised as one speaker's clips`;
 }
 
 /** The model reads `frames` MFCC frames; a longer file is cut (pad-or-truncate): say so. */

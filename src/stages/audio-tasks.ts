@@ -73,11 +73,12 @@ export interface MfccTask {
   features?: FeatureOptions;
 }
 
-export function mfccTask(task: MfccTask): { data: Float32Array } {
+/** `valid`: frames from the clip itself; with cmvn speaker the data is raw, normalised by the stage over the group. */
+export function mfccTask(task: MfccTask): { data: Float32Array; valid: number } {
   const y = readClipSamples(task.audioFile, task.offset, task.length);
   // Checked on the way in too: the mel floor (max(power, 1e-10)) turns NaN into silence unseen.
   assertFinite(y, 'input audio');
-  const data = utteranceFeatures(y, task.options, task.features).data;
+  const { data, valid } = utteranceFeatures(y, task.options, task.features, { deferGroupNorm: true });
   assertFinite(data, 'features');
-  return { data };
+  return { data, valid };
 }

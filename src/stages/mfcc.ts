@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims } from '../audio/features.js';
+import { normaliseGroups } from '../audio/group-norm.js';
 import { writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
 import { EmopipeError } from '../util/errors.js';
 import { Enum, Nullable, Params, Type, type Static } from './params.js';
@@ -25,7 +26,7 @@ export const mfccParamsSchema = Params({
   frames: Type.Integer({ minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' }),
   features: Enum(['mfcc', 'logmel'], { default: 'mfcc', description: '`mfcc` (n_mfcc per frame) or `logmel`: the log-mel spectrogram in dB the MFCCs are made from (n_mels per frame).' }),
   deltas: Enum([0, 1, 2], { default: 0, description: '1 appends deltas, 2 deltas and delta-deltas (librosa.feature.delta, width 9, mode interp), computed on the clip\'s own frames before padding.' }),
-  cmvn: Enum(['none', 'utterance'], { default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); the model\'s own normaliser still applies after it.' }),
+  cmvn: Enum(['none', 'utterance', 'speaker'], { default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); `speaker`: over all frames of the speaker\'s original clips (each augmented copy of a speaker\'s clips is its own group), and at predict time over the files given together (one file: its own frames). The model\'s own normaliser still applies after it.' }),
   trim: Type.Boolean({ default: false, description: 'Trim leading and trailing silence first (librosa.effects.trim semantics).' }),
   trim_top_db: Type.Number({ minimum: 0, default: 60, description: 'trim: frames this many dB below the loudest frame\'s RMS are silence.' }),
   trim_frame_length: Type.Integer({ minimum: 1, maximum: 65536, default: 2048, description: 'trim: RMS window in samples.' }),
@@ -73,7 +74,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   const labels = originals.labels;
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
   const rowSize = frontend.frames * dims;
-  const ok = outcomes.flatMap((o, i) => (o.ok ? [{ w: work[i]!, data: o.value.data }] : []));
+  const ok = outcomes.flatMap((o, i) => (o.ok ? [{ w: work[i]!, data: o.value.data, valid: o.value.valid }] : []));
   // Features that came out non-finite (extreme sample values) are reported and left out; any
   // other failure is a bug and fails the stage.
   const leftOut = outcomes.flatMap((o, i) => {
@@ -98,6 +99,10 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     index.push({ source: w.clip.source, label: w.clip.label, speaker: w.clip.speaker, split: w.split, augmentation: w.clip.augmentation });
   });
 
+  if (frontend.cmvn === 'speaker') {
+    normaliseGroups({ data: features, frames: frontend.frames, dims, valid: ok.map((o) => o.valid) }, index.map(speakerGroup));
+  }
+
   const counts = await writeFeatureSet(ctx.outDir, {
     features, frames: frontend.frames, coefficients: dims, labelIds, index, labels, synthetic: originals.synthetic, frontend,
     ...(leftOut.length ? { leftOut } : {}),
@@ -108,9 +113,19 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   };
 }
 
+/**
+ * cmvn speaker: a speaker's original clips share statistics (whatever their split: no labels are
+ * used); each augmented copy of a speaker's clips is a group of its own, as a new recording of
+ * that voice would be normalised by its own statistics.
+ */
+export function speakerGroup(row: Pick<FeatureIndexRow, 'speaker' | 'augmentation'>): string {
+  const copy = row.augmentation ? `#copy${String((row.augmentation as { copy?: unknown }).copy ?? JSON.stringify(row.augmentation))}` : '';
+  return `${row.speaker}${copy}`;
+}
+
 export const mfccKind: StageKind<MfccParams> = {
   kind: 'mfcc',
-  description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json. Options (off by default): silence trim, log-mel instead of MFCCs, deltas, per-utterance normalisation; the last axis is then the resulting feature width, and predict applies the same front end.',
+  description: 'MFCCs exactly as librosa.feature.mfcc, padded/truncated to a fixed frame count, for the original clips (all splits) and the augmented training copies. Writes features.npy [N, frames, n_mfcc], labels.npy, index.json, labels.json, meta.json. Options (off by default): silence trim, log-mel instead of MFCCs, deltas, per-utterance or per-speaker normalisation; the last axis is then the resulting feature width, and predict applies the same front end.',
   paramsSchema: mfccParamsSchema,
   inputs: [
     { kind: 'resample', description: 'the original clips' },
