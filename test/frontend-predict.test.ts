@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { kindRegistry, runPipelineFile } from '../src/engine/index.js';
 import { loadClassifier } from '../src/model/infer.js';
 import { predictFiles, readFrontend } from '../src/predict/predict.js';
+import { featuresOfWav } from '../src/predict/wav-features.js';
 import { builtinStageKinds } from '../src/stages/index.js';
 import { readNpy } from '../src/util/npy.js';
 import { sharedDir } from '../src/util/paths.js';
@@ -98,11 +99,23 @@ test(`predict == the evaluate path on the features rows, with trim + deltas + cm
     if (cmvn === 'speaker') {
       assert.equal(rows.length, 8);
       assert.match(predicted.normalisation ?? '', /8 files given together/);
-      // One clip alone is normalised by its own statistics: not what evaluate saw.
+      // The average training speaker (actor 01 here) is recorded for clips predicted alone.
+      assert.equal(frontend.speakerStats?.mean.length, 60);
+      assert.equal(frontend.speakerStats?.std.length, 60);
+      // One clip alone is normalised by those statistics: not what evaluate saw, but what the
+      // server and the browser compute for one upload.
       const alone = await predictFiles(trainDir, files.slice(0, 1), frontend, { threads: 1 });
-      assert.match(alone.normalisation ?? '', /one file/);
+      assert.match(alone.normalisation ?? '', /average training speaker/);
       const gap = Math.max(...Object.values(alone.predictions[0]!.probabilities).map((v, k) => Math.abs(v - evaluated[k]!)));
       assert.ok(gap > 1e-6, 'a lone clip is normalised differently');
+      const upload = featuresOfWav(new Uint8Array(readFileSync(files[0]!)), frontend, 'upload');
+      const clf2 = await loadClassifier(join(trainDir, 'model.onnx'), { threads: 1 });
+      const served = await clf2.predict(upload, 1);
+      await clf2.close();
+      const drift = Math.max(...Object.values(alone.predictions[0]!.probabilities).map((v, k) => Math.abs(v - served[k]!)));
+      assert.ok(drift <= 1e-5, `predict alone vs server/browser path differ by ${drift}`);
+      const separate = await predictFiles(trainDir, files.slice(0, 2), frontend, { threads: 1, separateSpeakers: true });
+      assert.deepEqual(separate.predictions[0]!.probabilities, alone.predictions[0]!.probabilities);
     } else {
       assert.equal(predicted.normalisation, undefined);
     }

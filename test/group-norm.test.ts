@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseGroups } from '../src/audio/group-norm.js';
+import { averageSpeaker, groupStats, normaliseGroups, normaliseWith } from '../src/audio/group-norm.js';
 import { normaliseUtterance } from '../src/audio/features.js';
 import { speakerGroup } from '../src/stages/mfcc.js';
 
@@ -48,4 +48,22 @@ test('speakerGroup: originals share their speaker\'s group; each augmented copy 
   assert.equal(speakerGroup({ speaker: '03', augmentation: null }), '03');
   assert.equal(speakerGroup({ speaker: '03', augmentation: { type: 'noise', copy: 0 } }), '03#copy0');
   assert.notEqual(speakerGroup({ speaker: '03', augmentation: { type: 'pitch', copy: 1 } }), speakerGroup({ speaker: '04', augmentation: { type: 'pitch', copy: 1 } }));
+});
+
+test('averageSpeaker: mean of the speakers\' means, root mean square of their deviations; normaliseWith applies them', () => {
+  const x = rows(2, 3);
+  const valid = [6, 6];
+  const stats = groupStats({ data: x, frames, dims, valid }, ['a', 'b']);
+  const avg = averageSpeaker([...stats.values()]);
+  const [a, b] = [stats.get('a')!, stats.get('b')!];
+  for (let d = 0; d < dims; d++) {
+    assert.ok(Math.abs(avg.mean[d]! - (a.mean[d]! + b.mean[d]!) / 2) < 1e-9);
+    assert.ok(Math.abs(avg.std[d]! - Math.sqrt((a.std[d]! ** 2 + b.std[d]! ** 2) / 2)) < 1e-9);
+  }
+  const y = x.slice();
+  normaliseWith({ data: y, frames, dims, valid }, a, [0]);
+  const z = x.slice();
+  normaliseGroups({ data: z, frames, dims, valid }, ['a', 'b']);
+  for (let i = 0; i < frames * dims; i++) assert.ok(Math.abs(y[i]! - z[i]!) < 1e-6);
+  for (let i = frames * dims; i < 2 * frames * dims; i++) assert.equal(y[i], x[i], 'rows not named are left alone');
 });

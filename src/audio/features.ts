@@ -11,6 +11,7 @@
 import { deltaFrames } from './deltas.js';
 import { logMelSpectrogram, mfccFrames, resolveMfccOptions, type MfccOptions } from './mfcc.js';
 import { trimSilence, type TrimOptions } from './trim.js';
+import type { FeatureStats } from './group-norm.js';
 
 export type FeatureKind = 'mfcc' | 'logmel';
 export type Cmvn = 'none' | 'utterance' | 'speaker';
@@ -27,6 +28,8 @@ export interface FeatureOptions {
   cmvn?: Cmvn;
   /** librosa.effects.trim before featurising; null/undefined keeps the clip whole. */
   trim?: TrimOptions | null;
+  /** cmvn speaker, a clip featurised alone: the average training speaker's statistics (else its own). */
+  speakerStats?: FeatureStats | null;
 }
 
 export const DELTA_WIDTH = 9;
@@ -93,10 +96,22 @@ export function utteranceFeatures(
       for (let d = 0; d < base; d++) full[t * dims + j * base + d] = b[t * base + d]!;
     });
   }
-  if (f.cmvn === 'utterance' || (f.cmvn === 'speaker' && !opts.deferGroupNorm)) normaliseUtterance(full, keep, dims);
+  if (f.cmvn === 'utterance') normaliseUtterance(full, keep, dims);
+  else if (f.cmvn === 'speaker' && !opts.deferGroupNorm) {
+    if (f.speakerStats) normaliseByStats(full, keep, dims, f.speakerStats);
+    else normaliseUtterance(full, keep, dims);
+  }
   const data = new Float32Array(frames * dims);
   data.set(full);
   return { data, frames, dims, valid: keep };
+}
+
+/** (x - mean) / std per dimension with given statistics, in place (as normaliseWith, in float64). */
+function normaliseByStats(x: Float64Array, frames: number, dims: number, s: FeatureStats): void {
+  for (let d = 0; d < dims; d++) {
+    const scale = s.std[d]! > 1e-6 ? 1 / s.std[d]! : 1;
+    for (let t = 0; t < frames; t++) x[t * dims + d] = (x[t * dims + d]! - s.mean[d]!) * scale;
+  }
 }
 
 /** (x - mean) / std per dimension over `frames` rows, in place; a constant dimension becomes 0. */

@@ -6,6 +6,7 @@
 import type { MfccOptions } from './mfcc.js';
 import type { Cmvn, FeatureKind, FeatureOptions } from './features.js';
 import type { TrimOptions } from './trim.js';
+import type { FeatureStats } from './group-norm.js';
 
 /** The audio front end of a trained model: everything `predict` needs to featurise a new file. */
 export interface FrontendConfig {
@@ -27,6 +28,8 @@ export interface FrontendConfig {
   deltas?: 1 | 2;
   cmvn?: Cmvn;
   trim?: TrimOptions;
+  /** cmvn speaker: the average training speaker's statistics, for a clip featurised alone. */
+  speakerStats?: FeatureStats;
 }
 
 export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
@@ -38,5 +41,5 @@ export function mfccOptionsOf(f: FrontendConfig): MfccOptions {
 
 /** The front-end options beyond the MFCC settings (absent keys = defaults). */
 export function featureOptionsOf(f: FrontendConfig): FeatureOptions {
-  return { features: f.features ?? 'mfcc', deltas: f.deltas ?? 0, cmvn: f.cmvn ?? 'none', trim: f.trim ?? null };
+  return { features: f.features ?? 'mfcc', deltas: f.deltas ?? 0, cmvn: f.cmvn ?? 'none', trim: f.trim ?? null, ...(f.speakerStats ? { speakerStats: f.speakerStats } : {}) };
 }

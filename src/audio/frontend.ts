@@ -77,10 +77,17 @@ export function readFrontend(modelDir: string): FrontendConfig {
     f.features !== undefined && f.features !== 'mfcc' && f.features !== 'logmel' ? 'features' : '',
     f.deltas !== undefined && f.deltas !== 1 && f.deltas !== 2 ? 'deltas' : '',
     f.cmvn !== undefined && f.cmvn !== 'none' && f.cmvn !== 'utterance' && f.cmvn !== 'speaker' ? 'cmvn' : '',
+    f.speakerStats !== undefined && !validStats(f.speakerStats) ? 'speakerStats' : '',
     f.trim !== undefined && (typeof f.trim !== 'object' || f.trim === null || !['topDb', 'frameLength', 'hopLength'].every((k) => num((f.trim as Record<string, unknown>)[k]))) ? 'trim' : '',
   ].filter(Boolean);
   if (badOption.length > 0) throw new EmopipeError('E_MODEL', `frontend.json has an invalid ${badOption.join(', ')}`, { file: path });
   return f as FrontendConfig;
+}
+
+function validStats(v: unknown): boolean {
+  const s = v as { mean?: unknown; std?: unknown } | null;
+  const finite = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+  return typeof s === 'object' && s !== null && finite(s.mean) && finite(s.std) && (s.mean as number[]).length === (s.std as number[]).length;
 }
 
 /** Writes frontend.json into a model directory. */

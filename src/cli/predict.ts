@@ -17,6 +17,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--model <dir>', 'a train stage output directory (model.onnx, labels.json, frontend.json)')
     .option('--threads <n>', 'inference threads', positiveInt)
     .option('--json', 'print one JSON document {predictions, errors} on stdout')
+    .option('--separate-speakers', 'a model trained with mfcc.cmvn speaker: the files are different voices (normalise each by the average training speaker, not the files pooled)')
     .option('--segments', 'find the speech segments of recordings of any length and classify each one (see also --vad, --window, --hop)')
     .option('--vad <kind>', 'voice activity detector for --segments: silero or energy', 'silero')
     .option('--min-speech <s>', 'with --segments: drop speech shorter than this (s)', '0.25')
@@ -26,7 +27,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--hop <s>', 'with --segments: step between windows of a long segment (s); default half the window')
     .option('--csv <file>', 'with --segments: write one row per segment to this CSV file')
     .option('--plot <file>', 'with --segments: draw the emotion timeline (.png or .svg)')
-    .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean } & SegmentFlags) => {
+    .action(async (files: string[], o: { run?: string; model?: string; threads?: number; json?: boolean; separateSpeakers?: boolean } & SegmentFlags) => {
       if (!!o.run === !!o.model) throw new EmopipeError('E_USAGE', 'predict needs exactly one of --run HASH or --model DIR');
       let modelDir: string;
       let frontend: FrontendConfig;
@@ -48,7 +49,7 @@ export function registerPredictCommand(program: Command): void {
         if (out.errors.length > 0) process.exitCode = 1;
         return;
       }
-      const out = await predictFiles(modelDir, files, frontend, { threads: o.threads });
+      const out = await predictFiles(modelDir, files, frontend, { threads: o.threads, separateSpeakers: o.separateSpeakers });
       if (o.json) {
         printJson(out);
       } else {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { featureOptionsOf, loadAudio, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims, utteranceFeatures } from '../audio/features.js';
-import { normaliseGroups } from '../audio/group-norm.js';
+import { normaliseGroups, normaliseWith } from '../audio/group-norm.js';
 import { MODEL_FILE } from '../model/artifacts.js';
 import { EmopipeError, errorMessage } from '../util/errors.js';
 
@@ -29,7 +29,11 @@ export interface PredictOutput {
 }
 
 /** Featurise and classify `files` with the model in `modelDir`; undecodable files become errors. */
-export async function predictFiles(modelDir: string, files: string[], frontend: FrontendConfig, opts: { threads?: number } = {}): Promise<PredictOutput> {
+/**
+ * `separateSpeakers`: with a cmvn-speaker model, the files are different voices, so each is
+ * normalised by the model's average training speaker instead of the files' pooled statistics.
+ */
+export async function predictFiles(modelDir: string, files: string[], frontend: FrontendConfig, opts: { threads?: number; separateSpeakers?: boolean } = {}): Promise<PredictOutput> {
   const modelPath = join(modelDir, MODEL_FILE);
   if (!existsSync(modelPath)) throw new EmopipeError('E_NOT_FOUND', `no model.onnx in ${modelDir}`);
   const options = mfccOptionsOf(frontend);
@@ -55,8 +59,14 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
       const labels = classifier.labels ?? Array.from({ length: classifier.classes }, (_, i) => `class_${i}`);
       const x = new Float32Array(ok.length * per);
       ok.forEach((o, i) => x.set(o.features, i * per));
-      // The files given together stand for one speaker, as a speaker's clips did in training.
-      if (perSpeaker) normaliseGroups({ data: x, frames: frontend.frames, dims: per / frontend.frames, valid: ok.map((o) => o.valid) }, ok.map(() => 'files'));
+      if (perSpeaker) {
+        const rows = { data: x, frames: frontend.frames, dims: per / frontend.frames, valid: ok.map((o) => o.valid) };
+        // Files given together stand for one speaker, as a speaker's clips did in training; a
+        // lone file (or --separate-speakers) gets the average training speaker's statistics.
+        if (together(ok.length, opts)) normaliseGroups(rows, ok.map(() => 'files'));
+        else if (frontend.speakerStats) normaliseWith(rows, frontend.speakerStats);
+        else normaliseGroups(rows, ok.map((_, i) => String(i)));
+      }
       const probs = await classifier.predict(x, ok.length);
       ok.forEach((o, i) => {
         const p = probs.subarray(i * labels.length, (i + 1) * labels.length);
@@ -70,13 +80,16 @@ export async function predictFiles(modelDir: string, files: string[], frontend: 
       await classifier.close();
     }
   }
-  return { predictions, errors, ...(perSpeaker && ok.length > 0 ? { normalisation: speakerNote(ok.length) } : {}) };
+  return { predictions, errors, ...(perSpeaker && ok.length > 0 ? { normalisation: speakerNote(ok.length, frontend, opts) } : {}) };
 }
 
-function speakerNote(files: number): string {
-  return files === 1
-    ? 'the model normalises per speaker (cmvn: speaker); one file was given, so it was normalised by its own statistics: give several clips of the same voice in one call for the trained behaviour'
-    : `the model normalises per speaker (cmvn: speaker): the ${files} files given together were normalised as one speaker's clips`;
+const together = (files: number, opts: { separateSpeakers?: boolean }) => files > 1 && !opts.separateSpeakers;
+
+function speakerNote(files: number, frontend: FrontendConfig, opts: { separateSpeakers?: boolean }): string {
+  if (together(files, opts)) return `the model normalises per speaker (cmvn: speaker): the ${files} files given together were normalised as one speaker's clips (--separate-speakers if they are different voices)`;
+  const each = files === 1 ? 'the file was' : 'each file was';
+  if (!frontend.speakerStats) return `the model normalises per speaker (cmvn: speaker): ${each} normalised by its own statistics`;
+  return `the model normalises per speaker (cmvn: speaker): ${each} normalised by the average training speaker's statistics; several clips of one voice given together are normalised by their own, as in training`;
 }
 
 /** The model reads `frames` MFCC frames; a longer file is cut (pad-or-truncate): say so. */

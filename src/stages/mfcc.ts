@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { featureOptionsOf, mfccOptionsOf, type FrontendConfig } from '../audio/frontend.js';
 import { featureDims } from '../audio/features.js';
-import { normaliseGroups } from '../audio/group-norm.js';
-import { writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
+import { averageSpeaker, groupStats, normaliseGroups } from '../audio/group-norm.js';
+import { isOriginal, writeFeatureSet, type FeatureIndexRow } from '../corpus/features-set.js';
 import { EmopipeError } from '../util/errors.js';
 import { Enum, Nullable, Params, Type, type Static } from './params.js';
 import { runAudioTasks } from './run-audio-tasks.js';
@@ -100,7 +100,13 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
   });
 
   if (frontend.cmvn === 'speaker') {
-    normaliseGroups({ data: features, frames: frontend.frames, dims, valid: ok.map((o) => o.valid) }, index.map(speakerGroup));
+    const rows = { data: features, frames: frontend.frames, dims, valid: ok.map((o) => o.valid) };
+    // A clip predicted alone is normalised as if by the average training speaker (measured in the
+    // README: far closer to its own speaker's statistics than the clip's own are).
+    const training = groupStats(rows, index.map((r) => (r.split === 'train' && isOriginal(r) ? r.speaker : '')));
+    training.delete('');
+    if (training.size > 0) frontend.speakerStats = averageSpeaker([...training.values()]);
+    normaliseGroups(rows, index.map(speakerGroup));
   }
 
   const counts = await writeFeatureSet(ctx.outDir, {
