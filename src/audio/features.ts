@@ -3,7 +3,8 @@
  * deltas → optional per-utterance mean/variance normalisation → pad/truncate to a frame count.
  * Per-speaker normalisation (cmvn: speaker) needs several clips: callers that have them ask for
  * the clip's raw features (deferGroupNorm) and apply audio/group-norm.ts over the group; a lone
- * clip is its own group, i.e. normalised as cmvn: utterance.
+ * clip is normalised by the average training speaker's statistics (speakerStats), or by its own
+ * when a front end has none.
  * The mfcc stage and `predict` both call utteranceFeatures, so a model always sees new audio
  * featurised exactly as its training data was. With every option at its default this is
  * mfccFrames unchanged (the seed's recipe, bit for bit).
@@ -11,7 +12,7 @@
 import { deltaFrames } from './deltas.js';
 import { logMelSpectrogram, mfccFrames, resolveMfccOptions, type MfccOptions } from './mfcc.js';
 import { trimSilence, type TrimOptions } from './trim.js';
-import type { FeatureStats } from './group-norm.js';
+import { normaliseWith, type FeatureStats } from './group-norm.js';
 
 export type FeatureKind = 'mfcc' | 'logmel';
 export type Cmvn = 'none' | 'utterance' | 'speaker';
@@ -98,20 +99,12 @@ export function utteranceFeatures(
   }
   if (f.cmvn === 'utterance') normaliseUtterance(full, keep, dims);
   else if (f.cmvn === 'speaker' && !opts.deferGroupNorm) {
-    if (f.speakerStats) normaliseByStats(full, keep, dims, f.speakerStats);
+    if (f.speakerStats) normaliseWith({ data: full, frames: keep, dims, valid: [keep] }, f.speakerStats);
     else normaliseUtterance(full, keep, dims);
   }
   const data = new Float32Array(frames * dims);
   data.set(full);
   return { data, frames, dims, valid: keep };
-}
-
-/** (x - mean) / std per dimension with given statistics, in place (as normaliseWith, in float64). */
-function normaliseByStats(x: Float64Array, frames: number, dims: number, s: FeatureStats): void {
-  for (let d = 0; d < dims; d++) {
-    const scale = s.std[d]! > 1e-6 ? 1 / s.std[d]! : 1;
-    for (let t = 0; t < frames; t++) x[t * dims + d] = (x[t * dims + d]! - s.mean[d]!) * scale;
-  }
 }
 
 /** (x - mean) / std per dimension over `frames` rows, in place; a constant dimension becomes 0. */

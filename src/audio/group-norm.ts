@@ -10,7 +10,7 @@
 
 export interface FeatureRows {
   /** Row-major [rows, frames, dims]. Normalised in place. */
-  data: Float32Array;
+  data: Float32Array | Float64Array;
   frames: number;
   dims: number;
   /** Frames of each row that come from its clip. */
@@ -23,18 +23,24 @@ export interface FeatureStats {
   std: number[];
 }
 
-/** Statistics of each group's valid frames; `groupOf[i]` names row i's group. */
-export function groupStats(x: FeatureRows, groupOf: readonly string[]): Map<string, FeatureStats> {
-  const { data, frames, dims, valid } = x;
-  const rowSize = frames * dims;
+/** Row indices of each group; rows whose group is null belong to none. */
+function membersOf(groupOf: readonly (string | null)[]): Map<string, number[]> {
   const members = new Map<string, number[]>();
   groupOf.forEach((g, i) => {
+    if (g === null) return;
     const list = members.get(g);
     if (list) list.push(i);
     else members.set(g, [i]);
   });
+  return members;
+}
+
+/** Statistics of each group's valid frames; `groupOf[i]` names row i's group (null: none). */
+export function groupStats(x: FeatureRows, groupOf: readonly (string | null)[]): Map<string, FeatureStats> {
+  const { data, frames, dims, valid } = x;
+  const rowSize = frames * dims;
   const out = new Map<string, FeatureStats>();
-  for (const [group, rows] of members) {
+  for (const [group, rows] of membersOf(groupOf)) {
     const sum = new Float64Array(dims);
     const sq = new Float64Array(dims);
     let count = 0;
@@ -94,9 +100,7 @@ export function normaliseWith(x: FeatureRows, stats: FeatureStats, rows?: Iterab
 /** Normalises every row by the statistics of its group; `groupOf[i]` names row i's group. */
 export function normaliseGroups(x: FeatureRows, groupOf: readonly string[]): void {
   const stats = groupStats(x, groupOf);
-  const rowsOf = new Map<string, number[]>();
-  groupOf.forEach((g, i) => (rowsOf.get(g) ?? rowsOf.set(g, []).get(g)!).push(i));
-  for (const [g, rows] of rowsOf) {
+  for (const [g, rows] of membersOf(groupOf)) {
     const s = stats.get(g);
     if (s) normaliseWith(x, s, rows);
   }

@@ -103,8 +103,7 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
     const rows = { data: features, frames: frontend.frames, dims, valid: ok.map((o) => o.valid) };
     // A clip predicted alone is normalised as if by the average training speaker (measured in the
     // README: far closer to its own speaker's statistics than the clip's own are).
-    const training = groupStats(rows, index.map((r) => (r.split === 'train' && isOriginal(r) ? r.speaker : '')));
-    training.delete('');
+    const training = groupStats(rows, index.map((r) => (r.split === 'train' && isOriginal(r) ? r.speaker : null)));
     if (training.size > 0) frontend.speakerStats = averageSpeaker([...training.values()]);
     normaliseGroups(rows, index.map(speakerGroup));
   }
