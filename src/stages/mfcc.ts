@@ -26,7 +26,7 @@ export const mfccParamsSchema = Params({
   frames: Type.Integer({ minimum: 1, maximum: 100000, default: 174, description: 'Frames per clip: shorter clips are zero-padded at the end, longer ones truncated.' }),
   features: Enum(['mfcc', 'logmel'], { default: 'mfcc', description: '`mfcc` (n_mfcc per frame) or `logmel`: the log-mel spectrogram in dB the MFCCs are made from (n_mels per frame).' }),
   deltas: Enum([0, 1, 2], { default: 0, description: '1 appends deltas, 2 deltas and delta-deltas (librosa.feature.delta, width 9, mode interp), computed on the clip\'s own frames before padding.' }),
-  cmvn: Enum(['none', 'utterance', 'speaker'], { default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); `speaker`: over all frames of the speaker\'s original clips (each augmented copy of a speaker\'s clips is its own group), and at predict time over the files given together (one file: its own frames). The model\'s own normaliser still applies after it.' }),
+  cmvn: Enum(['none', 'utterance', 'speaker'], { default: 'none', description: '`utterance`: mean/variance normalisation of every feature over the clip\'s frames (before padding); `speaker`: over all frames of the speaker\'s original clips (each augmented copy of a speaker\'s clips is its own group), and at predict time over the files given together (one file alone: the average training speaker\'s statistics, recorded in the model\'s front end). The model\'s own normaliser still applies after it.' }),
   trim: Type.Boolean({ default: false, description: 'Trim leading and trailing silence first (librosa.effects.trim semantics).' }),
   trim_top_db: Type.Number({ minimum: 0, default: 60, description: 'trim: frames this many dB below the loudest frame\'s RMS are silence.' }),
   trim_frame_length: Type.Integer({ minimum: 1, maximum: 65536, default: 2048, description: 'trim: RMS window in samples.' }),
@@ -101,8 +101,8 @@ async function run(ctx: StageContext<MfccParams>): Promise<StageResult> {
 
   if (frontend.cmvn === 'speaker') {
     const rows = { data: features, frames: frontend.frames, dims, valid: ok.map((o) => o.valid) };
-    // A clip predicted alone is normalised as if by the average training speaker (measured in the
-    // README: far closer to its own speaker's statistics than the clip's own are).
+    // A clip predicted alone is normalised by the average training speaker: in the README's CV that
+    // scores 0.540 UAR, against 0.321 for the clip's own statistics (0.579 with its speaker's).
     const training = groupStats(rows, index.map((r) => (r.split === 'train' && isOriginal(r) ? r.speaker : null)));
     if (training.size > 0) frontend.speakerStats = averageSpeaker([...training.values()]);
     normaliseGroups(rows, index.map(speakerGroup));
