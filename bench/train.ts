@@ -4,7 +4,7 @@
  * 174x40, 8 classes, synthetic features. The first epoch (session creation, warm-up) is excluded;
  * the figure is the median of the remaining epochs of 16 steps each (ORT's first runs after
  * session creation are slow for several steps: with 6-step epochs that bled into epoch 2).
- * Usage: npm run bench:train [-- --threads N --steps S --epochs E --profile PREFIX]
+ * Usage: npm run bench:train [-- --threads N --steps S --epochs E --ensemble K --profile PREFIX]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,25 +52,35 @@ const cpu = process.cpuUsage(cpuStart);
 const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wallStart);
 console.error(`cpu/wall during training: ${cpuPerWall.toFixed(2)} (${threads} threads; lower means the CPU was shared)`);
 
-const dir = mkdtempSync(join(tmpdir(), 'emopipe-bench-'));
-let inferRate = 0;
-try {
-  const model = join(dir, 'model.onnx');
-  writeFileSync(model, inferenceModel(result.layout, result.best, result.normalizer));
-  const clf = await loadClassifier(model, { threads });
-  const m = Math.min(256, n);
-  const x = features.subarray(0, m * frames * coeffs);
-  await clf.predict(x, m); // warm-up
-  const rates: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    await clf.predict(x, m);
-    rates.push(m / ((performance.now() - t0) / 1000));
+/** Median of 3 timed predicts over up to 256 samples of an inference model (after a warm-up). */
+async function inferenceRate(modelBytes: Uint8Array): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'emopipe-bench-'));
+  try {
+    const model = join(dir, 'model.onnx');
+    writeFileSync(model, modelBytes);
+    const clf = await loadClassifier(model, { threads });
+    const m = Math.min(256, n);
+    const x = features.subarray(0, m * frames * coeffs);
+    await clf.predict(x, m); // warm-up
+    const rates: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      await clf.predict(x, m);
+      rates.push(m / ((performance.now() - t0) / 1000));
+    }
+    await clf.close();
+    return rates.sort((a, b) => a - b)[1]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  await clf.close();
-  inferRate = rates.sort((a, b) => a - b)[1]!;
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+}
+
+const inferRate = await inferenceRate(inferenceModel(result.layout, result.best, result.normalizer));
+// --ensemble K: the same for a K-checkpoint ensemble model.onnx (train.checkpoint_ensemble), as a ratio to the single model.
+const members = arg('ensemble', 1);
+if (members > 1) {
+  const rate = await inferenceRate(inferenceModel(result.layout, Array.from({ length: members }, () => result.best), result.normalizer));
+  console.error(`ensemble of ${members}: ${rate.toFixed(1)} samples/s, ${(inferRate / rate).toFixed(2)}x the single model's time per sample`);
 }
 console.log(
   `train_samples_per_s=${result.samplesPerSecond.toFixed(1)} infer_samples_per_s=${inferRate.toFixed(1)} ` +

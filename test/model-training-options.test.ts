@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { syntheticFeatures as syntheticData, TINY_ARCHITECTURE as TINY } from './helpers/synthetic.js';
 import { balancedClassWeights, fillTarget, unweightedAverageRecall } from '../src/model/data.js';
 import { initialWeights } from '../src/model/init.js';
+import { CheckpointKeeper } from '../src/model/checkpoints.js';
 import { modelLayout } from '../src/model/model-graphs.js';
 import { applySpecAugment, specAugmentActive } from '../src/model/spec-augment.js';
 import { TrainSession } from '../src/model/train-session.js';
-import { trainModel, type TrainingExtras, type TrainOptions } from '../src/model/trainer.js';
+import { averageWeights, trainModel, type TrainingExtras, type TrainOptions } from '../src/model/trainer.js';
 import { Rng } from '../src/util/rng.js';
 
 const FRAMES = 12;
@@ -207,4 +208,80 @@ test('pooling mean / attention: trains, and model.onnx gives the validation prob
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[i]!));
     assert.ok(worst < 1e-5, `${pooling}: model.onnx vs session ${worst}`);
   }
+});
+
+test('checkpoint ensemble: keeps the k best epochs by the metric (ties to the earlier), or the last k without validation', () => {
+  const keep = (size: number, scores: (number | null)[]) => {
+    const k = new CheckpointKeeper<string>(size);
+    scores.forEach((s, i) => k.offer(i + 1, s, () => `w${i + 1}`));
+    return k.members.map((c) => c.epoch);
+  };
+  assert.deepEqual(keep(3, [0.2, 0.5, 0.4, 0.5, 0.1, 0.45]), [2, 4, 6]);
+  assert.deepEqual(keep(1, [0.2, 0.5, 0.4, 0.5]), [2]);
+  assert.deepEqual(keep(3, [0.3, 0.1]), [1, 2]);
+  assert.deepEqual(keep(2, [null, null, null]), [3, 2]);
+  // Weights are copied only for the epochs kept.
+  let copies = 0;
+  const k = new CheckpointKeeper<number>(2);
+  [0.5, 0.6, 0.1, 0.2, 0.7].forEach((s, i) => k.offer(i + 1, s, () => ++copies));
+  assert.equal(copies, 3);
+  assert.throws(() => new CheckpointKeeper(0), RangeError);
+});
+
+test('checkpoint ensemble: model.onnx gives the mean of its members\' probabilities; one member is the single-model graph', async () => {
+  const { inferenceModel } = await import('../src/model/artifacts.js');
+  const { createSession, loadOrt } = await import('../src/model/ort.js');
+  const ort = await loadOrt();
+  const o = options('ensemble', 4, { checkpointMetric: 'uar', ensemble: 3 });
+  const r = await trainModel(o);
+  const uars = r.history.map((h) => h.val_uar!);
+  const ranked = uars.map((u, i) => ({ u, e: i + 1 })).sort((a, b) => b.u - a.u || a.e - b.e).slice(0, 3).map((x) => x.e);
+  assert.deepEqual(r.members.map((m) => m.epoch), ranked);
+  assert.equal(r.members[0]!.epoch, r.bestEpoch);
+  assert.deepEqual(r.members[0]!.weights, r.best);
+  // Same training, same best epoch without the ensemble: keeping more epochs changes nothing else.
+  const single = await trainModel(options('ensemble', 4, { checkpointMetric: 'uar' }));
+  assert.equal(single.bestEpoch, r.bestEpoch);
+  assert.deepEqual(single.best, r.best);
+  assert.deepEqual(Buffer.from(inferenceModel(r.layout, [r.best], r.normalizer)), Buffer.from(inferenceModel(r.layout, r.best, r.normalizer)));
+
+  const raw = Float32Array.from(o.validationRows.flatMap((row) => Array.from(o.features.subarray(row * FRAMES * COEFFS, (row + 1) * FRAMES * COEFFS))));
+  const run = async (bytes: Uint8Array) => {
+    const s = await createSession(bytes, { threads: 1 });
+    const out = await s.run({ input: new ort.Tensor('float32', raw, [24, FRAMES, COEFFS]) });
+    await s.release();
+    return out.probabilities!.data as Float32Array;
+  };
+  const each = await Promise.all(r.members.map((m) => run(inferenceModel(r.layout, m.weights, r.normalizer))));
+  const mean = await run(inferenceModel(r.layout, r.members.map((m) => m.weights), r.normalizer));
+  let worst = 0;
+  for (let i = 0; i < mean.length; i++) worst = Math.max(worst, Math.abs(mean[i]! - (each[0]![i]! + each[1]![i]! + each[2]![i]!) / 3));
+  assert.ok(worst < 1e-6, `ensemble vs mean of members: ${worst}`);
+  assert.notDeepEqual(each[0], each[1]);
+});
+
+test('weight averaging: the model is the mean of the last N epochs\' weights and batch-norm statistics, scored on validation', async () => {
+  const { scoreProbabilities } = await import('../src/model/data.js');
+  const { gatherStandardised } = await import('../src/model/data.js');
+  const r = await trainModel(options('swa', 5, { checkpointMetric: 'uar', averageEpochs: 3 }));
+  assert.deepEqual(r.averaged!.epochs, [3, 4, 5]);
+  // The last three epochs' weights, from a run of 3, 4 and 5 epochs of the same training.
+  const ends = await Promise.all([3, 4, 5].map((e) => trainModel(options('swa', e, { checkpointMetric: 'uar' }))));
+  const mean = averageWeights(ends.map((e) => e.final));
+  assert.deepEqual(r.averaged!.weights, mean);
+  assert.ok(mean.state.some((v, i) => v !== ends[2]!.final.state[i]), 'batch-norm statistics are averaged too');
+  let far = 0;
+  mean.params.forEach((v, i) => (far = Math.max(far, Math.abs(v - (ends[0]!.final.params[i]! + ends[1]!.final.params[i]! + ends[2]!.final.params[i]!) / 3))));
+  assert.ok(far < 1e-6, `mean of three: ${far}`);
+  // Its validation scores are those of the averaged weights.
+  const o = options('swa', 1);
+  const s = await TrainSession.create(r.layout, o.adam, mean, { threads: 1 });
+  const probs = await s.evaluate(gatherStandardised(o.features, FRAMES * COEFFS, r.normalizer, o.validationRows), 24);
+  await s.close();
+  const labels = o.validationRows.map((row) => o.labels[row]!);
+  assert.equal(r.averaged!.val_accuracy, scoreProbabilities(probs, labels, 3).accuracy);
+  assert.equal(r.averaged!.val_uar, unweightedAverageRecall(probs, labels, 3));
+  // The rest of the run is unchanged by averaging.
+  assert.deepEqual(r.final, ends[2]!.final);
+  assert.equal((await trainModel(options('swa', 5))).averaged, undefined);
 });

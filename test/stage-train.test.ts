@@ -40,7 +40,7 @@ test('train stage writes a usable model and consistent metadata', async () => {
       epochs: 4, batch_size: 16,
       lr: { schedule: 'cosine_decay_restarts', initial: 0.01, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 },
       optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0 }, device: 'cpu', threads: 1, architecture: TINY,
-      label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
+      label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', checkpoint_ensemble: 1, average_epochs: 0, patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
     };
     const ctx = makeStageContext(trainKind, { ...params }, { baseDir: root, seed: 'pipeline-seed', inputs: [{ name: 'mfcc', kind: 'mfcc', dir: input }] });
     const out = ctx.outDir;
@@ -74,6 +74,36 @@ test('train stage writes a usable model and consistent metadata', async () => {
     assert.equal(scoreProbabilities(probs, Array.from(labels.subarray(42)), 3).accuracy, best);
     const { weights } = readWeights(out);
     assert.ok(weights.params.every(Number.isFinite));
+    assert.equal('ensemble_epochs' in summary, false, 'a single-model train.json is unchanged');
+
+    // checkpoint_ensemble: model.onnx averages the two best epochs; weights.bin stays the best one.
+    const ens = makeStageContext(trainKind, { ...params, checkpoint_ensemble: 2 }, { baseDir: join(root, 'ens'), seed: 'pipeline-seed', inputs: [{ name: 'mfcc', kind: 'mfcc', dir: input }] });
+    await trainKind.run(ens);
+    const ensSummary = JSON.parse(readFileSync(join(ens.outDir, 'train.json'), 'utf8')) as { best_epoch: number; ensemble_epochs: number[] };
+    assert.equal(ensSummary.best_epoch, summary.best_epoch);
+    assert.equal(ensSummary.ensemble_epochs.length, 2);
+    assert.equal(ensSummary.ensemble_epochs[0], summary.best_epoch);
+    assert.deepEqual(readWeights(ens.outDir).weights, weights);
+    const ensClf = await loadClassifier(join(ens.outDir, 'model.onnx'), { threads: 1 });
+    const ensProbs = await ensClf.predict(features.subarray(42 * per), n - 42);
+    await ensClf.close();
+    assert.notDeepEqual(ensProbs, probs);
+
+    // average_epochs: model.onnx and weights.bin hold the mean of the last epochs; train.json says which and how it scores.
+    const avg = makeStageContext(trainKind, { ...params, average_epochs: 2 }, { baseDir: join(root, 'avg'), seed: 'pipeline-seed', inputs: [{ name: 'mfcc', kind: 'mfcc', dir: input }] });
+    await trainKind.run(avg);
+    const avgSummary = JSON.parse(readFileSync(join(avg.outDir, 'train.json'), 'utf8')) as { best_epoch: number; averaged_epochs: number[]; averaged_val_accuracy: number };
+    assert.deepEqual(avgSummary.averaged_epochs, [3, 4]);
+    assert.equal(avgSummary.best_epoch, summary.best_epoch);
+    const avgClf = await loadClassifier(join(avg.outDir, 'model.onnx'), { threads: 1 });
+    const avgProbs = await avgClf.predict(features.subarray(42 * per), n - 42);
+    await avgClf.close();
+    assert.equal(scoreProbabilities(avgProbs, Array.from(labels.subarray(42)), 3).accuracy, avgSummary.averaged_val_accuracy);
+    assert.notDeepEqual(readWeights(avg.outDir).weights, weights);
+    for (const bad of [{ average_epochs: 5 }, { average_epochs: 2, checkpoint_ensemble: 2 }]) {
+      const c = makeStageContext(trainKind, { ...params, ...bad }, { baseDir: join(root, 'bad'), seed: 'pipeline-seed', inputs: [{ name: 'mfcc', kind: 'mfcc', dir: input }] });
+      await assert.rejects(trainKind.run(c), (e: Error & { code?: string }) => e.code === 'E_PIPELINE_INVALID' && /average_epochs/.test(e.message));
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

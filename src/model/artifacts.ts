@@ -26,8 +26,11 @@ export interface WeightsManifest {
   statCount: number;
 }
 
-/** The inference model: input [N, frames, coeffs] raw features → probabilities [N, classes]. */
-export function inferenceModel(layout: ModelLayout, weights: Weights, normalizer: Normalizer): Uint8Array {
+/**
+ * The inference model: input [N, frames, coeffs] raw features → probabilities [N, classes].
+ * Several weight sets (a checkpoint ensemble) give the mean of their probabilities.
+ */
+export function inferenceModel(layout: ModelLayout, weights: Weights | Weights[], normalizer: Normalizer): Uint8Array {
   return buildEvalGraph(layout, { weights, normalizer }).toModel('emopipe_classifier');
 }
 
@@ -78,12 +81,16 @@ export const MODEL_LABELS_FILE = 'labels.json';
 export const HISTORY_FILE = 'history.json';
 export const TRAIN_SUMMARY_FILE = 'train.json';
 
-/** The model, its weights, normaliser, labels and history (train.json and frontend.json are written apart). */
+/**
+ * The model, its weights, normaliser, labels and history (train.json and frontend.json are written
+ * apart). With `ensemble`, model.onnx averages those weight sets while weights.bin keeps `weights`
+ * (the best epoch, the one to fine-tune from).
+ */
 export function writeModelDir(
   dir: string,
-  m: { layout: ModelLayout; weights: Weights; normalizer: Normalizer; labels: string[]; history: unknown[] },
+  m: { layout: ModelLayout; weights: Weights; ensemble?: Weights[]; normalizer: Normalizer; labels: string[]; history: unknown[] },
 ): void {
-  writeFileSync(join(dir, MODEL_FILE), inferenceModel(m.layout, m.weights, m.normalizer));
+  writeFileSync(join(dir, MODEL_FILE), inferenceModel(m.layout, m.ensemble ?? m.weights, m.normalizer));
   writeWeights(dir, m.layout, m.weights);
   writeJson(join(dir, 'normalizer.json'), normalizerJson(m.normalizer));
   writeJson(join(dir, MODEL_LABELS_FILE), m.labels);

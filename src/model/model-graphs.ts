@@ -175,8 +175,12 @@ export interface Normalizer {
 }
 
 export interface EvalGraphOptions {
-  /** Bake these weights in as initializers (model.onnx); otherwise `params` and `state` are inputs. */
-  weights?: { params: Float32Array; state: Float32Array };
+  /**
+   * Bake these weights in as initializers (model.onnx); otherwise `params` and `state` are inputs.
+   * Several weight sets make a checkpoint ensemble: each runs the network and the graph outputs
+   * the mean of their probabilities. One set gives exactly the single-model graph.
+   */
+  weights?: MemberWeights | MemberWeights[];
   /** Standardise the input inside the graph: (x - mean) / std per coefficient. */
   normalizer?: Normalizer;
   /**
@@ -186,6 +190,8 @@ export interface EvalGraphOptions {
    */
   nchwcBlock?: number;
 }
+
+type MemberWeights = { params: Float32Array; state: Float32Array };
 
 /** Eval-mode forward: input [N, frames, coeffs] (dynamic N) → probabilities [N, classes]. */
 export function buildEvalGraph(layout: ModelLayout, opts: EvalGraphOptions = {}): Graph {
@@ -197,28 +203,38 @@ export function buildEvalGraph(layout: ModelLayout, opts: EvalGraphOptions = {})
       g.initializer('normalizer.std', [layout.coefficients], opts.normalizer.std),
     );
   }
-  let params: Map<string, Tensor>;
-  let stats: Map<string, Tensor>;
-  if (opts.weights) {
-    const w = opts.weights;
-    params = new Map(layout.params.map((s) => [s.spec.name, g.initializer(s.spec.name, s.spec.shape, w.params.subarray(s.offset, s.offset + s.size))]));
-    stats = new Map(layout.stats.map((s) => [s.spec.name, g.initializer(s.spec.name, s.spec.shape, w.state.subarray(s.offset, s.offset + s.size))]));
-  } else {
-    params = unflatten(g, g.input('params', [layout.paramCount]), layout.params);
-    stats = unflatten(g, g.input('state', [layout.statCount]), layout.stats);
-  }
-  const ctx: NetworkContext = {
-    g,
-    training: false,
-    param: (spec) => params.get(spec.name)!,
-    movingStat: (spec) => stats.get(spec.name)!,
-    dropoutMask: () => {
-      throw new Error('no dropout at inference');
-    },
-    batchStats() {},
+  const forward = (params: Map<string, Tensor>, stats: Map<string, Tensor>): Tensor => {
+    const ctx: NetworkContext = {
+      g,
+      training: false,
+      param: (spec) => params.get(spec.name)!,
+      movingStat: (spec) => stats.get(spec.name)!,
+      dropoutMask: () => {
+        throw new Error('no dropout at inference');
+      },
+      batchStats() {},
+    };
+    return g.op1('Softmax', [buildNetwork(ctx, x, layout.arch, layout.classes)], { axis: -1 });
   };
-  const logits = buildNetwork(ctx, x, layout.arch, layout.classes);
-  g.output(g.op1('Softmax', [logits], { axis: -1 }), 'probabilities');
-  if (opts.nchwcBlock && !opts.weights) lowerToNchwc(g, opts.nchwcBlock);
+  if (!opts.weights) {
+    const probs = forward(
+      unflatten(g, g.input('params', [layout.paramCount]), layout.params),
+      unflatten(g, g.input('state', [layout.statCount]), layout.stats),
+    );
+    g.output(probs, 'probabilities');
+    if (opts.nchwcBlock) lowerToNchwc(g, opts.nchwcBlock);
+    return g;
+  }
+  const members = Array.isArray(opts.weights) ? opts.weights : [opts.weights];
+  if (members.length === 0) throw new Error('buildEvalGraph: no weights');
+  // A lone model keeps its plain initializer names, so its model.onnx is the single-model one.
+  const prefix = (i: number) => (members.length === 1 ? '' : `member${i + 1}.`);
+  const outputs = members.map((w, i) => forward(
+    new Map(layout.params.map((s) => [s.spec.name, g.initializer(prefix(i) + s.spec.name, s.spec.shape, w.params.subarray(s.offset, s.offset + s.size))])),
+    new Map(layout.stats.map((s) => [s.spec.name, g.initializer(prefix(i) + s.spec.name, s.spec.shape, w.state.subarray(s.offset, s.offset + s.size))])),
+  ));
+  // Add and Mul rather than ONNX Mean: every runtime emopipe targets (node, web) has them.
+  const sum = outputs.reduce((a, b) => g.add(a, b));
+  g.output(members.length === 1 ? sum : g.mul(sum, g.scalar(1 / members.length)), 'probabilities');
   return g;
 }

@@ -114,8 +114,8 @@ export class TrainSession {
     return { loss: (out.loss!.data as Float32Array)[0]!, logits: out.logits!.data as Float32Array };
   }
 
-  /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]. */
-  async evaluate(x: Float32Array, n: number, chunk = 256): Promise<Float32Array> {
+  /** Eval-mode probabilities [n, classes] for standardised x [n, frames, coeffs]; the session's weights unless others are given. */
+  async evaluate(x: Float32Array, n: number, weights?: Weights, chunk = 256): Promise<Float32Array> {
     const { ort, layout } = this;
     this.evalSession ??= this.createLowered((nchwcBlock) => buildEvalGraph(layout, { nchwcBlock }).toModel('eval'));
     const session = await this.evalSession;
@@ -126,8 +126,8 @@ export class TrainSession {
       const count = Math.min(chunk, n - start);
       const out = await session.run({
         input: new T('float32', x.subarray(start * per, (start + count) * per), [count, layout.frames, layout.coefficients]),
-        params: new T('float32', this.params, [layout.paramCount]),
-        state: new T('float32', this.state, [layout.statCount]),
+        params: new T('float32', weights?.params ?? this.params, [layout.paramCount]),
+        state: new T('float32', weights?.state ?? this.state, [layout.statCount]),
       });
       probs.set(out.probabilities!.data as Float32Array, start * layout.classes);
     }

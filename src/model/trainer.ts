@@ -4,6 +4,7 @@
  */
 import type { Rng } from '../util/rng.js';
 import type { Architecture } from './architecture.js';
+import { CheckpointKeeper } from './checkpoints.js';
 import { argmax, balancedClassWeights, fillDropoutMask, fillTarget, fitNormalizer, gatherStandardised, scoreProbabilities, unweightedAverageRecall } from './data.js';
 import { initialWeights } from './init.js';
 import { modelLayout, type AdamConfig, type ModelLayout, type Normalizer } from './model-graphs.js';
@@ -78,6 +79,17 @@ export interface TrainingExtras {
   checkpointMetric?: 'accuracy' | 'uar';
   /** Stop after this many epochs without a better checkpoint metric (default: never). */
   patience?: number | null;
+  /**
+   * Checkpoint ensemble: keep this many epochs, the best by the checkpoint metric (the last ones
+   * without validation rows); default 1, the single best epoch.
+   */
+  ensemble?: number;
+  /**
+   * Weight averaging (SWA, Izmailov et al. 2018): the model is the element-wise mean of the last
+   * `averageEpochs` epochs' weights and batch-norm statistics instead of the best epoch. 0 or
+   * absent: off.
+   */
+  averageEpochs?: number;
 }
 
 export interface TrainResult {
@@ -86,6 +98,10 @@ export interface TrainResult {
   /** Weights of the best epoch by the checkpoint metric (the last epoch without validation rows). */
   best: Weights;
   bestEpoch: number;
+  /** The checkpoint ensemble, best first (`ensemble` epochs; one entry, the best, by default). */
+  members: { epoch: number; weights: Weights }[];
+  /** With averageEpochs: the averaged model, the epochs it averages and its validation scores. */
+  averaged?: { epochs: number[]; weights: Weights; val_loss: number | null; val_accuracy: number | null; val_uar: number | null };
   final: Weights;
   /** Per-epoch metrics only (deterministic for a given Rng; no timings). */
   history: EpochRecord[];
@@ -93,6 +109,16 @@ export interface TrainResult {
   epochSeconds: number[];
   /** Median training throughput (whole batch loop, validation excluded) over epochs after the first (warm-up). */
   samplesPerSecond: number;
+}
+
+/** Element-wise mean of weight sets (parameters and batch-norm statistics alike), summed in float64. */
+export function averageWeights(sets: readonly Weights[]): Weights {
+  const mean = (pick: (w: Weights) => Float32Array): Float32Array => {
+    const sum = new Float64Array(pick(sets[0]!).length);
+    for (const w of sets) pick(w).forEach((v, i) => (sum[i] = sum[i]! + v));
+    return Float32Array.from(sum, (v) => v / sets.length);
+  };
+  return { params: mean((w) => w.params), state: mean((w) => w.state) };
 }
 
 function median(v: number[]): number {
@@ -118,9 +144,10 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
   const history: EpochRecord[] = [];
   const epochSeconds: number[] = [];
   const rates: number[] = [];
-  let best: Weights | undefined;
-  let bestEpoch = 0;
-  let bestAcc = -Infinity;
+  const keeper = new CheckpointKeeper<Weights>(o.regularization?.ensemble ?? 1);
+  const averageEpochs = o.regularization?.averageEpochs ?? 0;
+  // A null score keeps the latest epochs: the ones weight averaging needs.
+  const latest = averageEpochs > 0 ? new CheckpointKeeper<Weights>(averageEpochs) : undefined;
 
   const extra = o.regularization ?? {};
   const smoothing = extra.labelSmoothing ?? 0;
@@ -191,18 +218,29 @@ export async function trainModel(o: TrainOptions): Promise<TrainResult> {
       history.push(record);
       epochSeconds.push(seconds);
       const metric = byUar ? valUar : valAcc;
-      const score = metric ?? -Infinity;
-      if (!best || score > bestAcc || metric === null) {
-        bestAcc = score;
-        bestEpoch = epoch;
-        best = session.weights();
-      }
+      keeper.offer(epoch, metric, () => session.weights());
+      latest?.offer(epoch, null, () => session.weights());
       o.onEpoch?.({ ...record, seconds });
       // Early stopping: only with validation rows, after `patience` epochs without improvement.
-      if (extra.patience != null && metric !== null && epoch - bestEpoch >= extra.patience) break;
+      if (extra.patience != null && metric !== null && epoch - keeper.best!.epoch >= extra.patience) break;
+    }
+    const best = keeper.best!;
+    let averaged: TrainResult['averaged'];
+    if (latest) {
+      const weights = averageWeights(latest.members.map((c) => c.weights));
+      let scores = { val_loss: null as number | null, val_accuracy: null as number | null, val_uar: null as number | null };
+      if (valY.length) {
+        const probs = await session.evaluate(valX, valY.length, weights);
+        const s = scoreProbabilities(probs, valY, o.classes);
+        scores = { val_loss: s.loss, val_accuracy: s.accuracy, val_uar: unweightedAverageRecall(probs, valY, o.classes) };
+      }
+      averaged = { epochs: latest.members.map((c) => c.epoch).sort((a, b) => a - b), weights, ...scores };
     }
     return {
-      layout, normalizer, best: best!, bestEpoch, final: session.weights(), history, epochSeconds,
+      averaged,
+      layout, normalizer, best: best.weights, bestEpoch: best.epoch,
+      members: keeper.members.map((c) => ({ epoch: c.epoch, weights: c.weights })),
+      final: session.weights(), history, epochSeconds,
       samplesPerSecond: median(rates.length > 1 ? rates.slice(1) : rates),
     };
   } finally {

@@ -1,7 +1,8 @@
 /**
  * train: fit the CNN + BiLSTM classifier on the mfcc stage's training rows, validate each epoch,
  * keep the best epoch by val_accuracy (or val UAR: checkpoint_metric), and write model.onnx
- * (normaliser inside) plus weights, normaliser, labels, history and a run summary.
+ * (normaliser inside; with checkpoint_ensemble, the mean of the best epochs' probabilities) plus
+ * weights, normaliser, labels, history and a run summary.
  */
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
@@ -58,6 +59,14 @@ export const trainParamsSchema = Params({
     default: 'accuracy',
     description: 'Validation metric that picks the kept epoch: `accuracy`, or `uar` (unweighted average recall, also recorded as val_uar in history.json).',
   }),
+  checkpoint_ensemble: Type.Integer({
+    minimum: 1, maximum: 16, default: 1,
+    description: 'Checkpoint ensemble: model.onnx averages the probabilities of this many epochs, the best by checkpoint_metric (the last ones without validation rows); weights.bin keeps the best. 1 = the best epoch alone.',
+  }),
+  average_epochs: Type.Integer({
+    minimum: 0, maximum: 1000, default: 0,
+    description: 'Weight averaging (SWA): the model is the mean of the weights and batch-norm statistics of the last N epochs instead of the best epoch (validation then only reports); 0 = off.',
+  }),
   patience: Nullable(Type.Integer({
     minimum: 1, default: null,
     description: 'Early stopping: end training after this many epochs without a better checkpoint metric; null trains all epochs.',
@@ -96,6 +105,12 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   const trainRows = index.flatMap((r, i) => (r.split === 'train' ? [i] : []));
   const validationRows = index.flatMap((r, i) => (r.split === 'validation' && isOriginal(r) ? [i] : []));
   if (trainRows.length === 0) throw new EmopipeError('E_INPUT_MISSING', `${dir}: no rows with split "train"`);
+  if ((p.average_epochs ?? 0) > p.epochs) {
+    throw new EmopipeError('E_PIPELINE_INVALID', `train.average_epochs (${p.average_epochs}) is more than train.epochs (${p.epochs})`);
+  }
+  if ((p.average_epochs ?? 0) > 0 && (p.checkpoint_ensemble ?? 1) > 1) {
+    throw new EmopipeError('E_PIPELINE_INVALID', 'train: average_epochs and checkpoint_ensemble each decide what model.onnx holds; set only one');
+  }
 
   // Deltas sit beside the static features on the coefficient axis: frequency masks cover the same band in each block.
   const featureBlocks = 1 + (set.meta.frontend?.deltas ?? 0);
@@ -117,6 +132,8 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
       classWeights: p.class_weights ?? 'none',
       checkpointMetric: p.checkpoint_metric ?? 'accuracy',
       patience: p.patience ?? null,
+      ensemble: p.checkpoint_ensemble ?? 1,
+      averageEpochs: p.average_epochs ?? 0,
       specAugment: p.spec_augment && {
         freqMasks: p.spec_augment.freq_masks, freqWidth: p.spec_augment.freq_width,
         timeMasks: p.spec_augment.time_masks, timeWidth: p.spec_augment.time_width, blocks: featureBlocks,
@@ -137,7 +154,9 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   ctx.progress.done();
 
   const out = ctx.outDir;
-  writeModelDir(out, { layout: result.layout, weights: result.best, normalizer: result.normalizer, labels: labelNames, history: result.history });
+  const ensemble = result.members.length > 1 ? result.members.map((m) => m.weights) : undefined;
+  const averaged = result.averaged;
+  writeModelDir(out, { layout: result.layout, weights: averaged?.weights ?? result.best, ensemble, normalizer: result.normalizer, labels: labelNames, history: result.history });
   // The front end the features were made with travels with the model, so `predict --model DIR`
   // featurises new audio exactly as training did.
   const meta = set.meta;
@@ -157,13 +176,22 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
     // Only when the options are used, so a default run's train.json is as before.
     ...(p.checkpoint_metric === 'uar' ? { checkpoint_metric: 'uar', val_uar: best.val_uar ?? null } : {}),
     ...(p.patience != null ? { epochs_run: result.history.length } : {}),
+    ...(ensemble ? { ensemble_epochs: result.members.map((m) => m.epoch) } : {}),
+    // The written model is the average: its own validation scores, beside the best single epoch's.
+    ...(averaged ? {
+      averaged_epochs: [averaged.epochs[0], averaged.epochs[averaged.epochs.length - 1]],
+      averaged_val_accuracy: averaged.val_accuracy, averaged_val_loss: averaged.val_loss,
+      ...(p.checkpoint_metric === 'uar' ? { averaged_val_uar: averaged.val_uar } : {}),
+    } : {}),
   };
   writeTrainSummary(out, summary);
   const samplesPerS = Math.round(result.samplesPerSecond * 10) / 10;
   const seconds = Math.round(result.epochSeconds.reduce((a, b) => a + b, 0) * 10) / 10;
   return {
     metrics: { best_epoch: result.bestEpoch, val_accuracy: best.val_accuracy, train_samples_per_s: samplesPerS, train_seconds: seconds, threads: p.threads },
-    summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}, ${samplesPerS} samples/s, ${p.threads} thread(s)`,
+    summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}` +
+      (ensemble ? `, ensemble of epochs ${result.members.map((m) => m.epoch).join(',')}` : '') +
+      `, ${samplesPerS} samples/s, ${p.threads} thread(s)`,
   };
 }
 

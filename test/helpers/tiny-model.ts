@@ -39,7 +39,7 @@ export async function trainTinyModel(root: string, clips: { path: string; label:
     epochs, batch_size: 8,
     lr: { schedule: 'cosine_decay_restarts', initial: 0.01, first_decay_steps: null, decay_steps: null, t_mul: 2, m_mul: 1, alpha: 0 },
     optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0 }, device: 'cpu', threads: 1, architecture,
-    label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
+    label_smoothing: 0, class_weights: 'none', checkpoint_metric: 'accuracy', checkpoint_ensemble: 1, average_epochs: 0, patience: null, spec_augment: { freq_masks: 0, freq_width: 8, time_masks: 0, time_width: 20 },
   };
   const up = { name: 'mfcc', kind: 'mfcc', dir: input };
   const ctx: StageContext<TrainParams> = {
