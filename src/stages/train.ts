@@ -188,8 +188,10 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   const samplesPerS = Math.round(result.samplesPerSecond * 10) / 10;
   const seconds = Math.round(result.epochSeconds.reduce((a, b) => a + b, 0) * 10) / 10;
   return {
-    metrics: { best_epoch: result.bestEpoch, val_accuracy: best.val_accuracy, train_samples_per_s: samplesPerS, train_seconds: seconds, threads: p.threads },
-    summary: `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}` +
+    metrics: { best_epoch: result.bestEpoch, val_accuracy: averaged ? averaged.val_accuracy : best.val_accuracy, train_samples_per_s: samplesPerS, train_seconds: seconds, threads: p.threads },
+    summary: (averaged
+      ? `weights averaged over epochs ${averaged.epochs[0]}-${averaged.epochs[averaged.epochs.length - 1]}, val_accuracy ${fmt(averaged.val_accuracy)}`
+      : `best epoch ${result.bestEpoch}/${p.epochs}, val_accuracy ${fmt(best.val_accuracy)}`) +
       (ensemble ? `, ensemble of epochs ${result.members.map((m) => m.epoch).join(',')}` : '') +
       `, ${samplesPerS} samples/s, ${p.threads} thread(s)`,
   };
