@@ -15,7 +15,7 @@ export class CheckpointKeeper<W> {
   private kept: Checkpoint<W>[] = [];
 
   constructor(private readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`checkpoint ensemble size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`the number of checkpoints kept must be a positive integer, got ${size}`);
   }
 
   /** Offers an epoch; `take` copies its weights and is called only when the epoch is kept. */
