@@ -1,8 +1,9 @@
 /**
  * train: fit the CNN + BiLSTM classifier on the mfcc stage's training rows, validate each epoch,
  * keep the best epoch by val_accuracy (or val UAR: checkpoint_metric), and write model.onnx
- * (normaliser inside; with checkpoint_ensemble, the mean of the best epochs' probabilities) plus
- * weights, normaliser, labels, history and a run summary.
+ * (normaliser inside; with checkpoint_ensemble, the mean of the best epochs' probabilities; with
+ * average_epochs, the mean of the last epochs' weights instead of the best epoch) plus weights,
+ * normaliser, labels, history and a run summary.
  */
 import type { StageContext, StageKind, StageResult } from '../engine/stage.js';
 import { EmopipeError } from '../util/errors.js';
