@@ -169,6 +169,12 @@ export function buildTrainGraph(layout: ModelLayout, opts: TrainGraphOptions): G
   return g;
 }
 
+/** A model's flat parameter vector and batch-norm moving statistics, in layout order. */
+export interface Weights {
+  params: Float32Array;
+  state: Float32Array;
+}
+
 export interface Normalizer {
   mean: Float32Array;
   std: Float32Array;
@@ -180,7 +186,7 @@ export interface EvalGraphOptions {
    * Several weight sets make a checkpoint ensemble: each runs the network and the graph outputs
    * the mean of their probabilities. One set gives exactly the single-model graph.
    */
-  weights?: MemberWeights | MemberWeights[];
+  weights?: Weights | Weights[];
   /** Standardise the input inside the graph: (x - mean) / std per coefficient. */
   normalizer?: Normalizer;
   /**
@@ -190,8 +196,6 @@ export interface EvalGraphOptions {
    */
   nchwcBlock?: number;
 }
-
-type MemberWeights = { params: Float32Array; state: Float32Array };
 
 /** Eval-mode forward: input [N, frames, coeffs] (dynamic N) → probabilities [N, classes]. */
 export function buildEvalGraph(layout: ModelLayout, opts: EvalGraphOptions = {}): Graph {

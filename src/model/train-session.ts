@@ -4,7 +4,7 @@
  * state without copying. One session per distinct batch size (the last batch of an epoch may be
  * smaller), created on first use.
  */
-import { buildEvalGraph, buildTrainGraph, type AdamConfig, type ModelLayout } from './model-graphs.js';
+import { buildEvalGraph, buildTrainGraph, type AdamConfig, type ModelLayout, type Weights } from './model-graphs.js';
 import { nchwcBlockSize } from './nchwc.js';
 import { createSession, loadOrt, type Ort, type OrtSession, type SessionOptions } from './ort.js';
 
@@ -14,10 +14,7 @@ export interface StepResult {
   logits: Float32Array;
 }
 
-export interface Weights {
-  params: Float32Array;
-  state: Float32Array;
-}
+export type { Weights };
 
 export class TrainSession {
   private readonly sessions = new Map<number, Promise<OrtSession>>();

@@ -28,8 +28,8 @@ export interface PredictOutput {
   normalisation?: string;
 }
 
-/** Featurise and classify `files` with the model in `modelDir`; undecodable files become errors. */
 /**
+ * Featurise and classify `files` with the model in `modelDir`; undecodable files become errors.
  * `separateSpeakers`: with a cmvn-speaker model, the files are different voices, so each is
  * normalised by the model's average training speaker instead of the files' pooled statistics.
  */

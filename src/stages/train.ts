@@ -106,10 +106,12 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
   const trainRows = index.flatMap((r, i) => (r.split === 'train' ? [i] : []));
   const validationRows = index.flatMap((r, i) => (r.split === 'validation' && isOriginal(r) ? [i] : []));
   if (trainRows.length === 0) throw new EmopipeError('E_INPUT_MISSING', `${dir}: no rows with split "train"`);
-  if ((p.average_epochs ?? 0) > p.epochs) {
-    throw new EmopipeError('E_PIPELINE_INVALID', `train.average_epochs (${p.average_epochs}) is more than train.epochs (${p.epochs})`);
+  const averageEpochs = p.average_epochs ?? 0;
+  const ensembleSize = p.checkpoint_ensemble ?? 1;
+  if (averageEpochs > p.epochs) {
+    throw new EmopipeError('E_PIPELINE_INVALID', `train.average_epochs (${averageEpochs}) is more than train.epochs (${p.epochs})`);
   }
-  if ((p.average_epochs ?? 0) > 0 && (p.checkpoint_ensemble ?? 1) > 1) {
+  if (averageEpochs > 0 && ensembleSize > 1) {
     throw new EmopipeError('E_PIPELINE_INVALID', 'train: average_epochs and checkpoint_ensemble each decide what model.onnx holds; set only one');
   }
 
@@ -133,8 +135,8 @@ export async function runTrain(ctx: StageContext<TrainParams>): Promise<StageRes
       classWeights: p.class_weights ?? 'none',
       checkpointMetric: p.checkpoint_metric ?? 'accuracy',
       patience: p.patience ?? null,
-      ensemble: p.checkpoint_ensemble ?? 1,
-      averageEpochs: p.average_epochs ?? 0,
+      ensemble: ensembleSize,
+      averageEpochs,
       specAugment: p.spec_augment && {
         freqMasks: p.spec_augment.freq_masks, freqWidth: p.spec_augment.freq_width,
         timeMasks: p.spec_augment.time_masks, timeWidth: p.spec_augment.time_width, blocks: featureBlocks,
